@@ -1,0 +1,1 @@
+"""doca-desktop: the desktop app and system tray that run and manage the engine."""

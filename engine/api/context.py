@@ -1,0 +1,43 @@
+"""What handlers share: the running engine's services, and the route registrar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from engine.config import EngineConfig
+from engine.events.bus import EventBus
+from engine.images.service import ImageService
+from engine.paths import Paths
+
+
+@dataclass
+class ApiContext:
+    config: EngineConfig
+    paths: Paths
+    events: EventBus
+    images: ImageService
+    engine_id: str
+    started_at: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+CONTEXT = web.AppKey("context", ApiContext)
+
+
+def context(request: web.Request) -> ApiContext:
+    return request.app[CONTEXT]
+
+
+class Routes:
+    """Registers each route twice: bare and under the ``/v{version}`` prefix."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._router = app.router
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        self._router.add_route(method, path, handler)
+        self._router.add_route(method, r"/v{version:\d+\.\d+}" + path, handler)

@@ -1,0 +1,201 @@
+"""``/_ping``, ``/version``, ``/info`` and ``/events``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from aiohttp import web
+
+from engine import __version__
+from engine.api.context import Routes, context
+from engine.api.params import filters_param
+from engine.api.responses import json_response
+from engine.api.streams import JsonStream
+from engine.api.version import API_VERSION, API_VERSION_HEADERS, MIN_API_VERSION
+from engine.events.filters import EVENT_FILTERS, event_matches
+from engine.filters import parse_timestamp
+from engine.hostinfo import find_runtimes, host_info
+from engine.timefmt import rfc3339_nano
+
+PING_HEADERS = {
+    **API_VERSION_HEADERS,
+    "Builder-Version": "1",
+    "Swarm": "inactive",
+    "Cache-Control": "no-cache, no-store, must-revalidate",
+    "Pragma": "no-cache",
+}
+
+
+async def ping(request: web.Request) -> web.Response:
+    # aiohttp leaves the body out of HEAD answers but keeps its Content-Length, as dockerd does.
+    return web.Response(body=b"OK", content_type="text/plain", headers=PING_HEADERS)
+
+
+def version_info() -> dict[str, object]:
+    host = host_info()
+    details = {
+        "ApiVersion": API_VERSION,
+        "Arch": _go_arch(host.architecture),
+        "BuildTime": "",
+        "Experimental": "false",
+        "GitCommit": "",
+        "GoVersion": "",
+        "KernelVersion": host.kernel_version,
+        "MinAPIVersion": MIN_API_VERSION,
+        "Os": "linux",
+    }
+    return {
+        "Platform": {"Name": "Doca Engine"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+        "Version": __version__,
+        **{k: v for k, v in details.items() if k != "Experimental"},
+    }
+
+
+def _go_arch(machine: str) -> str:
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+async def version(request: web.Request) -> web.Response:
+    return json_response(version_info())
+
+
+async def info(request: web.Request) -> web.Response:
+    ctx = context(request)
+    host = host_info()
+    runtimes = find_runtimes()
+    counts = ctx.extra.get("container_counts", lambda: (0, 0, 0, 0))()
+    total, running, paused, stopped = counts
+    data = {
+        "ID": ctx.engine_id,
+        "Containers": total,
+        "ContainersRunning": running,
+        "ContainersPaused": paused,
+        "ContainersStopped": stopped,
+        "Images": len(ctx.images.store.images),
+        "Driver": "overlayfs",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+        "Plugins": {
+            "Volume": ["local"],
+            "Network": ["bridge", "host", "null"],
+            "Authorization": None,
+            "Log": ["k8s-file"],
+        },
+        "MemoryLimit": True,
+        "SwapLimit": True,
+        "CpuCfsPeriod": True,
+        "CpuCfsQuota": True,
+        "CPUShares": True,
+        "CPUSet": True,
+        "PidsLimit": True,
+        "IPv4Forwarding": True,
+        "Debug": ctx.config.debug or ctx.config.log_level == "debug",
+        "NFd": _open_fds(),
+        "OomKillDisable": False,
+        "NGoroutines": len(asyncio.all_tasks()),
+        "SystemTime": rfc3339_nano(),
+        "LoggingDriver": "k8s-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": host.cgroup_version,
+        "NEventsListener": ctx.events.listeners,
+        "KernelVersion": host.kernel_version,
+        "OperatingSystem": host.operating_system,
+        "OSVersion": host.os_version,
+        "OSType": "linux",
+        "Architecture": host.architecture,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+            "IndexConfigs": {
+                "docker.io": {
+                    "Name": "docker.io",
+                    "Mirrors": [],
+                    "Secure": True,
+                    "Official": True,
+                }
+            },
+            "Mirrors": [],
+        },
+        "NCPU": host.ncpu,
+        "MemTotal": host.mem_total,
+        "GenericResources": None,
+        "DockerRootDir": str(ctx.paths.data_root),
+        "HttpProxy": "",
+        "HttpsProxy": "",
+        "NoProxy": "",
+        "Name": host.hostname,
+        "Labels": ctx.config.labels,
+        "ExperimentalBuild": False,
+        "ServerVersion": __version__,
+        "Runtimes": {name: {"path": path} for name, path in runtimes.items()},
+        "DefaultRuntime": next(iter(runtimes), "crun"),
+        "Swarm": {
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "inactive",
+            "ControlAvailable": False,
+            "Error": "",
+            "RemoteManagers": None,
+        },
+        "LiveRestoreEnabled": True,
+        "Isolation": "",
+        "InitBinary": "tini",
+        "ContainerdCommit": {"ID": ""},
+        "RuncCommit": {"ID": ""},
+        "InitCommit": {"ID": ""},
+        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "Warnings": None,
+    }
+    if host.cgroup_version == "2":
+        data["SecurityOptions"] = ["name=seccomp,profile=builtin", "name=cgroupns"]
+    return json_response(data)
+
+
+def _open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    filters = filters_param(request).validate(EVENT_FILTERS)
+    since = parse_timestamp(request.query["since"]) if request.query.get("since") else None
+    until = parse_timestamp(request.query["until"]) if request.query.get("until") else None
+    stream = JsonStream(request)
+    history, subscription = ctx.events.subscribe()
+    with subscription:
+        await stream.finish_headers()
+        if since is not None:
+            for past in history:
+                seconds = past.time_nano / 1e9
+                if (
+                    seconds >= since
+                    and (until is None or seconds <= until)
+                    and event_matches(past, filters)
+                ):
+                    await stream.send(past.to_json())
+        while until is None or time.time() < until:
+            timeout = None if until is None else max(0.0, until - time.time())
+            try:
+                event = await asyncio.wait_for(subscription.queue.get(), timeout)
+            except TimeoutError:
+                break
+            if event is None:
+                break
+            if until is not None and event.time_nano / 1e9 > until:
+                break
+            if event_matches(event, filters):
+                await stream.send(event.to_json())
+    return await stream.finish()
+
+
+def register(routes: Routes) -> None:
+    routes.add("GET", "/_ping", ping)
+    routes.add("HEAD", "/_ping", ping)
+    routes.add("GET", "/version", version)
+    routes.add("GET", "/info", info)
+    routes.add("GET", "/events", events)

@@ -1,0 +1,41 @@
+"""``doca-engine``: parse the flags, set up logging, run the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from engine.config import load_config
+from engine.daemon import Engine, PidFile
+from engine.errors import EngineError
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        config = load_config(argv)
+    except EngineError as exc:
+        print(f"doca-engine: {exc.message}", file=sys.stderr)
+        sys.exit(1)
+    logging.basicConfig(
+        level=config.python_log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    pidfile = PidFile(config.pidfile) if config.pidfile else None
+    try:
+        if pidfile:
+            pidfile.acquire()
+        asyncio.run(Engine(config).run())
+    except EngineError as exc:
+        logging.getLogger("doca.engine").error("%s", exc.message)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if pidfile:
+            pidfile.release()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Daemon settings: command-line flags and the JSON config file, named as dockerd names them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.errors import InvalidParameter
+from engine.paths import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_SOCKET, Paths
+
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+
+# Keys of the config file that SIGHUP may change on a running engine; the rest need a restart,
+# as with dockerd's reloadable options.
+RELOADABLE = ("log_level", "labels", "debug")
+
+
+@dataclass
+class EngineConfig:
+    hosts: list[str] = field(default_factory=lambda: [DEFAULT_SOCKET])
+    data_root: Path = DEFAULT_DATA_ROOT
+    exec_root: Path = DEFAULT_EXEC_ROOT
+    pidfile: Path | None = None
+    log_level: str = "info"
+    debug: bool = False
+    config_file: Path | None = None
+    bridge: str = "doca0"
+    labels: list[str] = field(default_factory=list)
+    insecure_tcp: bool = False
+    group: str = "doca"
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.data_root, self.exec_root)
+
+    @property
+    def python_log_level(self) -> int:
+        if self.debug:
+            return logging.DEBUG
+        return {"warn": logging.WARNING, "fatal": logging.CRITICAL}.get(
+            self.log_level, getattr(logging, self.log_level.upper(), logging.INFO)
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="doca-engine",
+        description="A container engine that speaks the Docker Engine API.",
+    )
+    parser.add_argument(
+        "-H",
+        "--host",
+        dest="hosts",
+        action="append",
+        metavar="ADDR",
+        help=f"address to listen on, unix://PATH or tcp://HOST:PORT (default {DEFAULT_SOCKET})",
+    )
+    parser.add_argument(
+        "--data-root", type=Path, help=f"persistent state (default {DEFAULT_DATA_ROOT})"
+    )
+    parser.add_argument(
+        "--exec-root", type=Path, help=f"runtime state (default {DEFAULT_EXEC_ROOT})"
+    )
+    parser.add_argument("-p", "--pidfile", type=Path, help="write the daemon's PID to this file")
+    parser.add_argument(
+        "-l", "--log-level", choices=LOG_LEVELS, help="logging level (default info)"
+    )
+    parser.add_argument("-D", "--debug", action="store_true", default=None, help="debug logging")
+    parser.add_argument(
+        "--config-file", type=Path, help="JSON file with the same keys as the flags"
+    )
+    parser.add_argument(
+        "-b", "--bridge", help="bridge for the default network; 'none' disables it (default doca0)"
+    )
+    parser.add_argument("--label", dest="labels", action="append", help="engine label key=value")
+    parser.add_argument(
+        "--insecure-tcp",
+        action="store_true",
+        default=None,
+        help="allow a tcp:// host without TLS; only loopback addresses are accepted",
+    )
+    parser.add_argument("--group", help="group given access to the unix socket (default doca)")
+    return parser
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    """Read the config file; keys are spelt as the long flags are (``data-root``, ``hosts``)."""
+    try:
+        raw = orjson.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise InvalidParameter(
+            f"unable to configure the engine: open {path}: no such file"
+        ) from exc
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter(f"unable to configure the engine: {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidParameter(f"unable to configure the engine: {path}: not a JSON object")
+    known = {f.name for f in fields(EngineConfig)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name == "host":
+            name = "hosts"
+        if name not in known or name == "config_file":
+            raise InvalidParameter(
+                f"unable to configure the engine: {path}: unknown directive {key!r}"
+            )
+        values[name] = value
+    return values
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("data_root", "exec_root", "pidfile"):
+        return Path(value) if value is not None else None
+    if name in ("hosts", "labels"):
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidParameter(f"{name.replace('_', '-')} must be a list of strings")
+        return list(value)
+    if name in ("debug", "insecure_tcp"):
+        if not isinstance(value, bool):
+            raise InvalidParameter(f"{name.replace('_', '-')} must be true or false")
+        return value
+    if name == "log_level" and value not in LOG_LEVELS:
+        raise InvalidParameter(f"invalid log level {value!r}")
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{name.replace('_', '-')} must be a string")
+    return value
+
+
+def load_config(argv: list[str] | None = None) -> EngineConfig:
+    """Merge defaults, the config file and flags; like dockerd, a key set in both is an error."""
+    args = build_parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if v is not None}
+    config_file = flags.pop("config_file", None)
+    file_values = _file_values(config_file) if config_file else {}
+    clash = sorted(set(flags) & set(file_values))
+    if clash:
+        names = ", ".join(name.replace("_", "-") for name in clash)
+        raise InvalidParameter(
+            "the following directives are specified both as a flag and in the configuration "
+            f"file: {names}"
+        )
+    config = EngineConfig(config_file=config_file)
+    for name, value in {**file_values, **flags}.items():
+        setattr(config, name, _coerce(name, value))
+    if not config.data_root.is_absolute():
+        config.data_root = Path(os.path.abspath(config.data_root))
+    return config
+
+
+def reload_config(current: EngineConfig) -> list[str]:
+    """Apply the reloadable keys of the config file to ``current``; return the names changed."""
+    if current.config_file is None:
+        return []
+    values = _file_values(current.config_file)
+    changed = []
+    for name in RELOADABLE:
+        if name in values:
+            value = _coerce(name, values[name])
+            if getattr(current, name) != value:
+                setattr(current, name, value)
+                changed.append(name)
+    return changed

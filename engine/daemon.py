@@ -1,0 +1,162 @@
+"""The daemon: builds the stores and services, reconciles them with the disk, serves the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import ipaddress
+import logging
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from engine import __version__
+from engine.api.app import make_app
+from engine.api.context import ApiContext
+from engine.config import EngineConfig, reload_config
+from engine.content.store import ContentStore
+from engine.errors import InvalidParameter
+from engine.events.bus import EventBus
+from engine.images.service import ImageService
+from engine.images.store import ImageStore
+from engine.paths import Paths
+from engine.snapshots.store import SnapshotStore
+
+log = logging.getLogger("doca.engine")
+
+
+class PidFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def acquire(self) -> None:
+        try:
+            other = int(self.path.read_text().strip() or "0")
+        except (FileNotFoundError, ValueError):
+            other = 0
+        if other and other != os.getpid() and Path(f"/proc/{other}").exists():
+            raise InvalidParameter(
+                f"pid file found, ensure doca-engine is not running or delete {self.path}"
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(f"{os.getpid()}\n")
+
+    def release(self) -> None:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if int(self.path.read_text().strip()) == os.getpid():
+                self.path.unlink()
+
+
+def _engine_id(paths: Paths) -> str:
+    try:
+        return paths.engine_id_file.read_text().strip()
+    except FileNotFoundError:
+        engine_id = str(uuid.uuid4())
+        paths.engine_id_file.write_text(engine_id + "\n")
+        return engine_id
+
+
+class Engine:
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.paths = config.paths
+        self.events = EventBus()
+        self.content = ContentStore(self.paths.blobs, self.paths.ingest)
+        self.snapshots = SnapshotStore(self.paths.snapshots)
+        self.image_store = ImageStore(
+            self.paths.images, self.paths.references, self.content, self.snapshots
+        )
+        self.images = ImageService(self.image_store, self.events)
+        self._runners: list[web.AppRunner] = []
+        self._stopping = asyncio.Event()
+
+    def recover(self) -> None:
+        """Bring the stores back to a consistent state after any crash, before serving."""
+        self.paths.create()
+        dropped = self.content.clean_ingest() + self.snapshots.clean()
+        for leftover in self.paths.tmp.iterdir():
+            leftover.unlink(missing_ok=True) if not leftover.is_dir() else None
+        self.image_store.load()
+        freed = self.images.collect_garbage()
+        if dropped or freed:
+            log.info("recovered: removed %d partial objects, %d bytes unused", dropped, freed)
+
+    async def _listen(self, app: web.Application) -> None:
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await runner.setup()
+        self._runners.append(runner)
+        for host in self.config.hosts:
+            url = urlsplit(host if "://" in host else f"unix://{host}")
+            if url.scheme == "unix":
+                await self._listen_unix(runner, Path(url.path))
+            elif url.scheme == "tcp":
+                await self._listen_tcp(runner, url.hostname or "", url.port or 2375)
+            else:
+                raise InvalidParameter(f"invalid host {host!r}: use unix://PATH or tcp://ADDR")
+
+    async def _listen_unix(self, runner: web.AppRunner, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        site = web.UnixSite(runner, str(path))
+        await site.start()
+        os.chmod(path, 0o660)
+        with contextlib.suppress(KeyError, PermissionError):
+            os.chown(path, -1, grp.getgrnam(self.config.group).gr_gid)
+        log.info("API listening on %s", path)
+
+    async def _listen_tcp(self, runner: web.AppRunner, host: str, port: int) -> None:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not (loopback and self.config.insecure_tcp):
+            raise InvalidParameter(
+                f"refusing to listen on tcp://{host}:{port} without TLS: only a loopback "
+                "address with --insecure-tcp is allowed"
+            )
+        await web.TCPSite(runner, host, port).start()
+        log.info("API listening on tcp://%s:%d (no TLS, loopback only)", host, port)
+
+    def _on_hup(self) -> None:
+        try:
+            changed = reload_config(self.config)
+        except InvalidParameter as exc:
+            log.error("not reloading the configuration: %s", exc.message)
+            return
+        logging.getLogger().setLevel(self.config.python_log_level)
+        log.info("configuration reloaded: %s", ", ".join(changed) or "nothing changed")
+        self.events.publish("daemon", "reload", _engine_id(self.paths), {"name": "doca"})
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.events.bind(loop)
+        await asyncio.to_thread(self.recover)
+        ctx = ApiContext(
+            config=self.config,
+            paths=self.paths,
+            events=self.events,
+            images=self.images,
+            engine_id=_engine_id(self.paths),
+            started_at=time.time(),
+        )
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        try:
+            await self._listen(make_app(ctx))
+            log.info("doca-engine %s ready (data root %s)", __version__, self.paths.data_root)
+            await self._stopping.wait()
+            log.info("shutting down")
+        finally:
+            self.events.close()
+            for runner in self._runners:
+                await runner.cleanup()
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,50 @@
+"""Domain errors raised by the engine's services.
+
+Services never speak HTTP; the API layer maps these classes to status codes in one
+middleware (``engine.api.errors``). The message is what the client shows the user, so it
+follows dockerd's wording wherever a client might match on it.
+"""
+
+
+class EngineError(Exception):
+    """Base class of every error the engine reports to a client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(EngineError):
+    """The request is malformed or names something impossible (HTTP 400)."""
+
+
+class Unauthorized(EngineError):
+    """Credentials are missing or wrong (HTTP 401)."""
+
+
+class Forbidden(EngineError):
+    """The request is understood but refused (HTTP 403)."""
+
+
+class NotFound(EngineError):
+    """The named object does not exist (HTTP 404)."""
+
+
+class Conflict(EngineError):
+    """The request clashes with the current state (HTTP 409)."""
+
+
+class NotModified(EngineError):
+    """The object is already in the requested state (HTTP 304)."""
+
+
+class NotImplementedByEngine(EngineError):
+    """A feature dockerd has that this engine does not offer (HTTP 501)."""
+
+
+class Unavailable(EngineError):
+    """A dependency of the engine is not usable right now (HTTP 503)."""
+
+
+class SystemError_(EngineError):
+    """The engine failed while carrying out a valid request (HTTP 500)."""

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Set up Doca on a fresh Debian/Ubuntu machine and run it, or run its tests.
+#
+#   sudo bash installers/linux/setup.sh run    # install everything, then start the engine
+#                                               # (doca-desktop once it is ready and a display exists)
+#   sudo bash installers/linux/setup.sh test   # install everything, then run the whole test suite
+#
+# System packages come from apt, Python packages go into ./.venv.
+set -euo pipefail
+
+mode="${1:-run}"
+shift || true
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+venv="$repo/.venv"
+
+apt_packages=(
+    python3 python3-venv python3-pip
+    crun runc conmon tini
+    nftables iproute2
+    busybox-static
+)
+
+install_system() {
+    local missing=()
+    for pkg in "${apt_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+install_python() {
+    local python="${PYTHON:-python3}"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        "$python" -m venv "$venv"
+    fi
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -e "$repo[test]"
+}
+
+if [[ $EUID -ne 0 ]]; then
+    echo "setup.sh installs system packages and runs the engine as root: run it with sudo" >&2
+    exit 1
+fi
+
+install_system
+install_python
+
+case "$mode" in
+    run)
+        exec "$venv/bin/doca-engine" "$@"
+        ;;
+    test)
+        cd "$repo"
+        "$venv/bin/ruff" check engine doca desktop_app tests benchmarks
+        "$venv/bin/ruff" format --check engine doca desktop_app tests benchmarks
+        "$venv/bin/mypy"
+        "$venv/bin/lint-imports"
+        exec "$venv/bin/pytest" -q "$@"
+        ;;
+    *)
+        echo "usage: setup.sh run|test [ARGS...]" >&2
+        exit 2
+        ;;
+esac
