@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+
 import pytest
 
+from tests.support.engine import DockerCLI, EngineProcess, short_root
 from tests.support.testimage import BUSYBOX, TestImage, build_test_image
 
 
@@ -13,3 +18,37 @@ def test_image(tmp_path_factory: pytest.TempPathFactory) -> TestImage:
     if not BUSYBOX.exists():
         pytest.skip("busybox-static is not installed (/bin/busybox)")
     return build_test_image(tmp_path_factory.mktemp("test-image"))
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a real doca-engine needs root (mounts, device nodes, runtimes)")
+
+
+@pytest.fixture(scope="module")
+def engine(test_image: TestImage) -> Iterator[EngineProcess]:
+    """A real doca-engine for one test module, stopped (and its files removed) after it."""
+    _require_root()
+    root = short_root()
+    process = EngineProcess(root)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def docker(engine: EngineProcess) -> DockerCLI:
+    """The real docker CLI, pointed at the module's engine."""
+    config_dir = engine.root / "docker-config"
+    config_dir.mkdir(exist_ok=True)
+    return DockerCLI(engine.host, config_dir)
+
+
+@pytest.fixture(scope="module")
+def loaded_busybox(docker: DockerCLI, test_image: TestImage) -> TestImage:
+    """The test image, loaded into the module's engine with docker load."""
+    docker("load", "-i", str(test_image.save_tar))
+    return test_image

@@ -52,7 +52,11 @@ def import_rootfs(
         with store.content.open(diff_id) as blob:
             return apply_layer(blob, target)
 
-    info = store.snapshots.create(diff_id, None, diff_id, apply)
+    try:
+        info = store.snapshots.create(diff_id, None, diff_id, apply)
+    except BaseException:
+        service.collect_garbage()
+        raise
     image_id = store.content.write_bytes(raw_config)
     if image_id not in store.images:
         store.add(ImageRecord(image_id, [diff_id], info.size, time.time(), config=config))

@@ -65,14 +65,16 @@ class ImageLoader:
 
     def load(self, path: Path) -> list[str]:
         """Load every image in the archive at ``path``; return the IDs loaded."""
-        with path.open("rb") as fileobj, open_archive(fileobj) as archive:
-            loaded = []
-            images = archive.images(host_arch())
-            if not images:
-                raise ArchiveError("invalid archive: it holds no image")
-            for image in images:
-                loaded.append(self._load_one(archive, image))
-        return loaded
+        try:
+            with path.open("rb") as fileobj, open_archive(fileobj) as archive:
+                images = archive.images(host_arch())
+                if not images:
+                    raise ArchiveError("invalid archive: it holds no image")
+                return [self._load_one(archive, image) for image in images]
+        except BaseException:
+            # Layers stored before the failure belong to no image; do not keep them.
+            self.service.collect_garbage()
+            raise
 
     def _load_one(self, archive: ImageArchive, image: ArchivedImage) -> str:
         image_id = sha256_digest(image.config)
