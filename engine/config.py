@@ -97,6 +97,8 @@ def _file_values(path: Path) -> dict[str, Any]:
         raise InvalidParameter(
             f"unable to configure the engine: open {path}: no such file"
         ) from exc
+    except OSError as exc:
+        raise InvalidParameter(f"unable to configure the engine: {path}: {exc.strerror}") from exc
     except orjson.JSONDecodeError as exc:
         raise InvalidParameter(f"unable to configure the engine: {path}: {exc}") from exc
     if not isinstance(raw, dict):
@@ -117,7 +119,11 @@ def _file_values(path: Path) -> dict[str, Any]:
 
 def _coerce(name: str, value: Any) -> Any:
     if name in ("data_root", "exec_root", "pidfile"):
-        return Path(value) if value is not None else None
+        if value is None and name == "pidfile":
+            return None
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise InvalidParameter(f"{name.replace('_', '-')} must be a path")
+        return Path(value)
     if name in ("hosts", "labels"):
         if isinstance(value, str):
             return [value]

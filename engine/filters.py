@@ -89,6 +89,7 @@ class Filters:
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+")
+_UNIX_TIME = re.compile(r"-?\d+(?:\.\d+)?")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -97,10 +98,8 @@ def parse_timestamp(value: str, now: float | None = None) -> float:
     RFC 3339 date, or a Go duration (``10m``, ``1h30m``) meaning that long ago."""
     now = time.time() if now is None else now
     text = value.strip()
-    try:
+    if _UNIX_TIME.fullmatch(text):
         return float(text)
-    except ValueError:
-        pass
     if _DURATION.fullmatch(text):
         return now - sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
     try:

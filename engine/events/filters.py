@@ -30,7 +30,7 @@ def _matches_object(event: Event, kind: str, wanted: list[str]) -> bool:
     if event.type != kind:
         return False
     name = event.attributes.get("name", "")
-    return any(event.actor_id.startswith(w) or name == w for w in wanted)
+    return any(event.actor_id.startswith(w) or name.startswith(w) for w in wanted)
 
 
 def _matches_image(event: Event, wanted: list[str]) -> bool:
@@ -44,9 +44,16 @@ def _matches_image(event: Event, wanted: list[str]) -> bool:
         return False
     for w in wanted:
         for candidate in candidates:
-            if candidate and (candidate == w or candidate.split(":", 1)[0] == w):
+            if candidate and (candidate == w or _strip_tag(candidate) == w):
                 return True
     return False
+
+
+def _strip_tag(name: str) -> str:
+    """``host:5000/app:1.0`` → ``host:5000/app``: a tag lives after the last slash only."""
+    name = name.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.split(":", 1)[0]
 
 
 def _matches_action(event: Event, wanted: list[str]) -> bool:

@@ -10,6 +10,7 @@ import gzip
 import io
 import posixpath
 import tarfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -148,11 +149,18 @@ def _manifests(index: Any) -> list[dict[str, Any]]:
 
 @contextmanager
 def open_archive(fileobj: IO[bytes]) -> Iterator[ImageArchive]:
+    """The archive in ``fileobj``; a broken archive is an ArchiveError, while OS errors of the
+    caller's own work (a full disk, say) pass through as they are."""
     try:
-        with tarfile.open(fileobj=fileobj, mode="r:*") as tar:
-            yield ImageArchive(tar)
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError) as exc:
+        tar = tarfile.open(fileobj=fileobj, mode="r:*")  # noqa: SIM115
+        archive = ImageArchive(tar)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise ArchiveError(f"invalid tar archive: {exc}") from exc
+    with tar:
+        try:
+            yield archive
+        except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise ArchiveError(f"invalid tar archive: {exc}") from exc
 
 
 def decompressed(stream: IO[bytes]) -> IO[bytes]:

@@ -44,7 +44,10 @@ def _command(rest: str) -> list[str]:
 
 def _pairs(instruction: str, rest: str) -> list[tuple[str, str]]:
     """``K=V K2="v 2"`` or the legacy single ``K V`` form."""
-    words = shlex.split(rest)
+    try:
+        words = shlex.split(rest)
+    except ValueError as exc:
+        raise InvalidParameter(f"{instruction}: {exc}") from exc
     if not words:
         raise InvalidParameter(f"{instruction} requires at least one argument")
     if "=" not in words[0]:
@@ -86,6 +89,8 @@ def apply_change(config: dict[str, Any], change: str) -> None:
         config["Labels"] = labels
     elif instruction == "EXPOSE":
         ports = dict(config.get("ExposedPorts") or {})
+        if not rest:
+            raise InvalidParameter("EXPOSE requires at least one argument")
         for port in rest.split():
             number, _, proto = port.partition("/")
             if not number.isdigit() or not 0 < int(number) < 65536:
@@ -94,7 +99,11 @@ def apply_change(config: dict[str, Any], change: str) -> None:
         config["ExposedPorts"] = ports
     elif instruction == "VOLUME":
         volumes = dict(config.get("Volumes") or {})
-        for path in _exec_form(rest) or rest.split():
+        paths = _exec_form(rest)
+        paths = rest.split() if paths is None else paths
+        if not paths:
+            raise InvalidParameter("VOLUME requires at least one argument")
+        for path in paths:
             volumes[path] = {}
         config["Volumes"] = volumes
     elif instruction == "WORKDIR":

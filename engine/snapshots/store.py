@@ -107,8 +107,8 @@ class SnapshotStore:
         if not target.exists():
             return
         # Rename first so that a crash mid-delete leaves a temp dir, never half a snapshot.
-        doomed = self.root / f"{_TMP_PREFIX}rm-{target.name}"
-        os.rename(target, doomed)
+        doomed = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{_TMP_PREFIX}rm-"))
+        os.rename(target, doomed / "snapshot")
         shutil.rmtree(doomed, ignore_errors=True)
 
     def chain_ids(self) -> list[str]:
