@@ -1,0 +1,90 @@
+"""Which sysctls a container may set: only those its own namespaces isolate.
+
+dockerd passes ``--sysctl`` values through and lets the OCI runtime refuse them at start;
+Doca refuses them up front, with runc's words, so ``create`` already fails cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from engine.errors import InvalidParameter
+from engine.runtime.capabilities import go_quote
+
+#: IPC-namespaced sysctls (plus everything under fs.mqueue.).
+IPC_SYSCTLS = frozenset(
+    {
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    }
+)
+
+
+def dotted_name(name: str) -> str:
+    """sysctl names may use "/" as separator (sysctl.d(5)); turn them into the dotted form."""
+    first = next((c for c in name if c in "./"), ".")
+    if first == ".":
+        return name
+    return name.translate(str.maketrans("./", "/."))
+
+
+def check_sysctl(name: str, *, own_network: bool, own_ipc: bool, own_uts: bool) -> None:
+    """Raise InvalidParameter unless ``name`` is isolated by the container's namespaces."""
+    key = dotted_name(name)
+    if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        if own_ipc:
+            return
+        raise InvalidParameter(f"sysctl {go_quote(key)} is not allowed in the hosts ipc namespace")
+    if key.startswith("net."):
+        if own_network:
+            return
+        raise InvalidParameter(f"sysctl {go_quote(key)} not allowed in host network namespace")
+    if own_uts:
+        if key == "kernel.domainname":
+            return
+        if key == "kernel.hostname":
+            raise InvalidParameter(
+                f"sysctl {go_quote(key)} is not allowed as it conflicts with the OCI "
+                f'"hostname" field'
+            )
+    raise InvalidParameter(f"sysctl {go_quote(key)} is not in a separate kernel namespace")
+
+
+def check_sysctls(names: Iterable[str], *, own_network: bool, own_ipc: bool, own_uts: bool) -> None:
+    """:func:`check_sysctl` for each name, in order."""
+    for name in names:
+        check_sysctl(name, own_network=own_network, own_ipc=own_ipc, own_uts=own_uts)
+
+
+def container_sysctls(
+    sysctls: Mapping[str, str],
+    *,
+    domainname: str = "",
+    network_ns: str | None = None,
+    ipc: str = "private",
+    uts_host: bool = False,
+) -> dict[str, str]:
+    """``linux.sysctl`` of a container: dockerd's additions, then the user's, all checked.
+
+    ``network_ns``/``ipc`` as in :class:`engine.runtime.oci_spec.SpecInput`.
+    """
+    values: dict[str, str] = {}
+    if domainname:
+        # No OCI 1.0 field for the NIS domain name; this sysctl has the same effect.
+        values["kernel.domainname"] = domainname
+    if network_ns is None:
+        # dockerd's defaults for a container with its own network namespace: ping without
+        # CAP_NET_RAW and ports below 1024 without CAP_NET_BIND_SERVICE.
+        values["net.ipv4.ping_group_range"] = "0 2147483647"
+        values["net.ipv4.ip_unprivileged_port_start"] = "0"
+    values.update(sysctls)
+    check_sysctls(
+        values, own_network=network_ns != "host", own_ipc=ipc != "host", own_uts=not uts_host
+    )
+    return values
