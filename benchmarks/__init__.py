@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of Doca against dockerd and podman (``python -m benchmarks``)."""
