@@ -20,6 +20,10 @@ from engine import __version__
 from engine.api.app import make_app
 from engine.api.context import ApiContext
 from engine.config import EngineConfig, reload_config
+from engine.containers.host import HostSetup, detect_host
+from engine.containers.lifecycle import Lifecycle
+from engine.containers.service import ContainerService
+from engine.containers.store import ContainerStore
 from engine.content.store import ContentStore
 from engine.errors import InvalidParameter
 from engine.events.bus import EventBus
@@ -73,6 +77,8 @@ class Engine:
             self.paths.images, self.paths.references, self.content, self.snapshots
         )
         self.images = ImageService(self.image_store, self.events)
+        self.container_store = ContainerStore(self.paths.containers)
+        self.containers: ContainerService | None = None
         self._runners: list[web.AppRunner] = []
         self._stopping = asyncio.Event()
 
@@ -83,12 +89,13 @@ class Engine:
         for leftover in self.paths.tmp.iterdir():
             leftover.unlink(missing_ok=True) if not leftover.is_dir() else None
         self.image_store.load()
+        self.container_store.load()
         freed = self.images.collect_garbage()
         if dropped or freed:
             log.info("recovered: removed %d partial objects, %d bytes unused", dropped, freed)
 
     async def _listen(self, app: web.Application) -> None:
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self._runners.append(runner)
         for host in self.config.hosts:
@@ -134,15 +141,36 @@ class Engine:
         log.info("configuration reloaded: %s", ", ".join(changed) or "nothing changed")
         self.events.publish("daemon", "reload", _engine_id(self.paths), {"name": "doca"})
 
+    def _chain_of(self, image_id: str) -> str | None:
+        record = self.image_store.images.get(image_id)
+        return record.chain_id if record else None
+
+    def _container_service(self, setup: HostSetup) -> ContainerService:
+        lifecycle = Lifecycle(
+            self.container_store,
+            self.snapshots,
+            setup,
+            self.events,
+            self.paths.data_root,
+            self.paths.exec_root,
+            self._chain_of,
+        )
+        return ContainerService(self.container_store, lifecycle, self.images, self.events)
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.events.bind(loop)
         await asyncio.to_thread(self.recover)
+        setup = await asyncio.to_thread(detect_host, self.paths.exec_root)
+        log.info("OCI runtime: %s (%s)", setup.runtime.path, setup.cgroups.note)
+        self.containers = containers = self._container_service(setup)
+        await containers.lifecycle.recover()
         ctx = ApiContext(
             config=self.config,
             paths=self.paths,
             events=self.events,
             images=self.images,
+            containers=containers,
             engine_id=_engine_id(self.paths),
             started_at=time.time(),
         )
@@ -155,6 +183,7 @@ class Engine:
             await self._stopping.wait()
             log.info("shutting down")
         finally:
+            await containers.lifecycle.close()
             self.events.close()
             for runner in self._runners:
                 await runner.cleanup()

@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from engine.config import EngineConfig
+from engine.containers.service import ContainerService
 from engine.events.bus import EventBus
 from engine.images.service import ImageService
 from engine.paths import Paths
@@ -20,6 +21,7 @@ class ApiContext:
     paths: Paths
     events: EventBus
     images: ImageService
+    containers: ContainerService
     engine_id: str
     started_at: float
     extra: dict[str, Any] = field(default_factory=dict)

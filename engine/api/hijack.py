@@ -28,6 +28,30 @@ class _RawReader:
         self._queue.put_nowait(b"")
 
 
+class _HalfCloseProtocol(asyncio.Protocol):
+    """Stands between the transport and aiohttp's protocol to survive the client's EOF."""
+
+    def __init__(self, inner: asyncio.Protocol, incoming: asyncio.Queue[bytes]) -> None:
+        self._inner = inner
+        self._incoming = incoming
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool:
+        self._incoming.put_nowait(b"")
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
 class HijackedStream:
     """The client's connection after the hijack (or a plain streaming answer when the client
     did not ask to upgrade: then there is no stdin)."""
@@ -47,10 +71,17 @@ class HijackedStream:
             response = web.StreamResponse(status=101, reason="UPGRADED", headers=headers)
         else:
             response = web.StreamResponse(status=200, headers=headers)
+        protocol = self.request.protocol
+        transport = self.request.transport
+        if self.upgraded and protocol is not None and transport is not None:
+            # A client that sends no stdin half-closes its side (docker's CloseWrite). asyncio
+            # closes the whole transport on EOF unless the protocol asks to keep it open, and
+            # the output still has to reach the client: keep it open, and tell our reader.
+            transport.set_protocol(_HalfCloseProtocol(protocol, self._incoming))
         await response.prepare(self.request)
         self._response = response
-        if self.upgraded and self.request.protocol is not None:
-            self.request.protocol.set_parser(_RawReader(self._incoming))  # type: ignore[arg-type]
+        if self.upgraded and protocol is not None:
+            protocol.set_parser(_RawReader(self._incoming))  # type: ignore[arg-type]
         else:
             self._incoming.put_nowait(b"")
 

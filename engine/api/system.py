@@ -66,8 +66,7 @@ async def info(request: web.Request) -> web.Response:
     ctx = context(request)
     host = host_info()
     runtimes = find_runtimes()
-    counts = ctx.extra.get("container_counts", lambda: (0, 0, 0, 0))()
-    total, running, paused, stopped = counts
+    total, running, paused, stopped = ctx.containers.counts()
     data = {
         "ID": ctx.engine_id,
         "Containers": total,

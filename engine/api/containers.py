@@ -1,0 +1,230 @@
+"""Container routes: thin handlers over the container service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import web
+
+from engine.api import stdcopy
+from engine.api.context import Routes, context
+from engine.api.hijack import HijackedStream
+from engine.api.params import bool_param, filters_param, int_param, json_body
+from engine.api.responses import json_response
+from engine.api.streams import JsonStream
+from engine.containers import views
+from engine.containers.io import attach_connection, container_logs, resize_tty
+from engine.containers.listing import list_containers
+from engine.errors import InvalidParameter
+from engine.filters import parse_timestamp
+from engine.runtime.attach import AttachConnection
+
+
+async def list_(request: web.Request) -> web.Response:
+    ctx = context(request)
+    rows = list_containers(
+        ctx.containers.store,
+        ctx.images,
+        filters_param(request),
+        all_=bool_param(request, "all"),
+        limit=int_param(request, "limit"),
+    )
+    return json_response(rows)
+
+
+async def create(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await json_body(request)
+    record = await ctx.containers.create(request.query.get("name") or None, body)
+    return json_response({"Id": record.id, "Warnings": []}, status=201)
+
+
+async def inspect(request: web.Request) -> web.Response:
+    ctx = context(request)
+    record = ctx.containers.get(request.match_info["id"])
+    chain = ctx.images.store.images.get(record.image_id)
+    lowers = ""
+    if chain is not None and chain.chain_id:
+        lowers = ":".join(str(p) for p in ctx.images.store.snapshots.lowerdirs(chain.chain_id))
+    paths = ctx.containers.lifecycle.paths(record)
+    return json_response(views.inspect(record, paths, lowers))
+
+
+async def start(request: web.Request) -> web.Response:
+    await context(request).containers.start(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def stop(request: web.Request) -> web.Response:
+    await context(request).containers.stop(
+        request.match_info["id"], int_param(request, "t"), request.query.get("signal")
+    )
+    return web.Response(status=204)
+
+
+async def restart(request: web.Request) -> web.Response:
+    await context(request).containers.restart(
+        request.match_info["id"], int_param(request, "t"), request.query.get("signal")
+    )
+    return web.Response(status=204)
+
+
+async def kill(request: web.Request) -> web.Response:
+    await context(request).containers.kill(request.match_info["id"], request.query.get("signal"))
+    return web.Response(status=204)
+
+
+async def pause(request: web.Request) -> web.Response:
+    await context(request).containers.pause(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def unpause(request: web.Request) -> web.Response:
+    await context(request).containers.unpause(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def remove(request: web.Request) -> web.Response:
+    await context(request).containers.remove(
+        request.match_info["id"],
+        force=bool_param(request, "force"),
+        volumes=bool_param(request, "v"),
+    )
+    return web.Response(status=204)
+
+
+async def rename(request: web.Request) -> web.Response:
+    await context(request).containers.rename(
+        request.match_info["id"], request.query.get("name", "")
+    )
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    return json_response(await context(request).containers.prune(filters_param(request)))
+
+
+async def wait(request: web.Request) -> web.StreamResponse:
+    """Headers go out at once: ``docker run`` waits for them before it starts the container."""
+    ctx = context(request)
+    record = ctx.containers.get(request.match_info["id"])
+    condition = request.query.get("condition", "")
+    stream = JsonStream(request)
+    waiter = asyncio.ensure_future(ctx.containers.wait(record, condition))
+    try:
+        if not waiter.done():
+            await stream.finish_headers()
+        code = await waiter
+    finally:
+        waiter.cancel()
+    await stream.response.write(b'{"Error":null,"StatusCode":%d}\n' % code)
+    return await stream.finish()
+
+
+async def resize(request: web.Request) -> web.Response:
+    ctx = context(request)
+    record = ctx.containers.get(request.match_info["id"])
+    height, width = int_param(request, "h", 0), int_param(request, "w", 0)
+    resize_tty(ctx.containers.lifecycle, record, height or 0, width or 0)
+    return web.Response(status=200)
+
+
+async def _pump_output(
+    conn: AttachConnection, client: HijackedStream, tty: bool, wanted: set[int]
+) -> None:
+    async for frame in conn:
+        if frame.stream not in wanted:
+            continue
+        await client.write(frame.data if tty else stdcopy.frame(frame.stream, frame.data))
+
+
+async def _pump_input(client: HijackedStream, conn: AttachConnection) -> None:
+    while data := await client.read():
+        await conn.write(data)
+    conn.close_stdin()
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    record = ctx.containers.get(request.match_info["id"])
+    tty = bool(record.config.get("Tty"))
+    wanted = {n for n, key in ((1, "stdout"), (2, "stderr")) if bool_param(request, key)}
+    client = HijackedStream(request, tty)
+    async with attach_connection(ctx.containers.lifecycle, record) as pending:
+        await client.start()
+        if bool_param(request, "logs"):
+            async for stream_no, data in container_logs(
+                ctx.containers.lifecycle, record, stdout=1 in wanted, stderr=2 in wanted,
+                follow=False, since_ns=None, until_ns=None, tail=None, timestamps=False,
+            ):  # fmt: skip
+                await client.write(data if tty else stdcopy.frame(stream_no, data))
+        if not bool_param(request, "stream"):
+            return await client.close()
+        try:
+            conn = await pending
+        except Exception:
+            # The start failed; its caller reports why. The attached client just ends.
+            return await client.close()
+        tasks = [asyncio.ensure_future(_pump_output(conn, client, tty, wanted))]
+        if bool_param(request, "stdin") and record.config.get("OpenStdin"):
+            tasks.append(asyncio.ensure_future(_pump_input(client, conn)))
+        try:
+            await tasks[0]
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*tasks, return_exceptions=True)
+    return await client.close()
+
+
+async def logs(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    record = ctx.containers.get(request.match_info["id"])
+    stdout, stderr = bool_param(request, "stdout"), bool_param(request, "stderr")
+    if not (stdout or stderr):
+        raise InvalidParameter("You must choose at least one stream")
+    tail_text = request.query.get("tail", "all")
+    tail = None if tail_text in ("", "all") else int_param(request, "tail")
+    since = request.query.get("since")
+    until = request.query.get("until")
+    tty = bool(record.config.get("Tty"))
+    response = web.StreamResponse(
+        headers={"Content-Type": "application/vnd.docker.raw-stream" if tty else
+                 "application/vnd.docker.multiplexed-stream"}
+    )  # fmt: skip
+    await response.prepare(request)
+    async for stream_no, data in container_logs(
+        ctx.containers.lifecycle,
+        record,
+        stdout=stdout,
+        stderr=stderr,
+        follow=bool_param(request, "follow"),
+        since_ns=int(parse_timestamp(since) * 1e9) if since and since != "0" else None,
+        until_ns=int(parse_timestamp(until) * 1e9) if until and until != "0" else None,
+        tail=tail,
+        timestamps=bool_param(request, "timestamps"),
+    ):
+        await response.write(data if tty else stdcopy.frame(stream_no, data))
+    await response.write_eof()
+    return response
+
+
+def register(routes: Routes) -> None:
+    routes.add("GET", "/containers/json", list_)
+    routes.add("POST", "/containers/create", create)
+    routes.add("POST", "/containers/prune", prune)
+    routes.add("GET", "/containers/{id}/json", inspect)
+    routes.add("POST", "/containers/{id}/start", start)
+    routes.add("POST", "/containers/{id}/stop", stop)
+    routes.add("POST", "/containers/{id}/restart", restart)
+    routes.add("POST", "/containers/{id}/kill", kill)
+    routes.add("POST", "/containers/{id}/pause", pause)
+    routes.add("POST", "/containers/{id}/unpause", unpause)
+    routes.add("POST", "/containers/{id}/wait", wait)
+    routes.add("POST", "/containers/{id}/rename", rename)
+    routes.add("POST", "/containers/{id}/resize", resize)
+    routes.add("POST", "/containers/{id}/attach", attach)
+    routes.add("GET", "/containers/{id}/logs", logs)
+    routes.add("DELETE", "/containers/{id}", remove)

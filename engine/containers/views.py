@@ -1,0 +1,158 @@
+"""Containers as the Engine API shows them: ``GET /containers/json`` rows and ``inspect``."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from typing import Any
+
+from engine.containers.model import ContainerRecord
+from engine.containers.paths import ContainerPaths
+from engine.containers.state import Status
+from engine.timefmt import parse_rfc3339
+
+
+def human_duration(seconds: float) -> str:
+    """go-units' HumanDuration, which ``docker ps`` shows in its STATUS column."""
+    if seconds < 1:
+        return "Less than a second"
+    if seconds < 2:
+        return "1 second"
+    if seconds < 60:
+        return f"{int(seconds)} seconds"
+    minutes = seconds / 60
+    if int(minutes) == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{int(minutes)} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def status_text(record: ContainerRecord, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    state = record.state
+    status = state.status
+    if status in (Status.RUNNING, Status.PAUSED):
+        text = f"Up {human_duration(now - parse_rfc3339(state.started_at))}"
+        return text + " (Paused)" if status is Status.PAUSED else text
+    if status is Status.RESTARTING:
+        ago = human_duration(now - parse_rfc3339(state.finished_at))
+        return f"Restarting ({state.exit_code}) {ago} ago"
+    if status is Status.REMOVING:
+        return "Removal In Progress"
+    if status is Status.DEAD:
+        return "Dead"
+    if status is Status.EXITED or parse_rfc3339(state.finished_at) > 0:
+        ago = human_duration(now - parse_rfc3339(state.finished_at))
+        return f"Exited ({state.exit_code}) {ago} ago"
+    return "Created"
+
+
+def command_text(record: ContainerRecord) -> str:
+    return " ".join(shlex.quote(p) if " " in p else p for p in [record.path, *record.args])
+
+
+def summary(record: ContainerRecord) -> dict[str, Any]:
+    network_mode = record.host_config.get("NetworkMode") or "default"
+    return {
+        "Id": record.id,
+        "Names": [record.name],
+        "Image": record.image,
+        "ImageID": record.image_id,
+        "Command": command_text(record),
+        "Created": int(parse_rfc3339(record.created)),
+        "Ports": [],
+        "Labels": record.labels,
+        "State": record.state.status.value,
+        "Status": status_text(record),
+        "HostConfig": {"NetworkMode": network_mode},
+        "NetworkSettings": {"Networks": dict(record.networks)},
+        "Mounts": [],
+    }
+
+
+def _state_json(record: ContainerRecord) -> dict[str, Any]:
+    state = record.state
+    data: dict[str, Any] = {
+        "Status": state.status.value,
+        "Running": state.status in (Status.RUNNING, Status.PAUSED),
+        "Paused": state.status is Status.PAUSED,
+        "Restarting": state.status is Status.RESTARTING,
+        "OOMKilled": state.oom_killed,
+        "Dead": state.status is Status.DEAD,
+        "Pid": state.pid,
+        "ExitCode": state.exit_code,
+        "Error": state.error,
+        "StartedAt": state.started_at,
+        "FinishedAt": state.finished_at,
+    }
+    if state.health is not None:
+        data["Health"] = state.health
+    return data
+
+
+def inspect(record: ContainerRecord, paths: ContainerPaths, lowerdir: str) -> dict[str, Any]:
+    config = dict(record.config)
+    config.setdefault("Hostname", record.short_id)
+    for key in ("Domainname", "User", "WorkingDir"):
+        config.setdefault(key, "")
+    for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
+        config.setdefault(key, False)
+    if not config.get("Hostname"):
+        config["Hostname"] = record.short_id
+    host_config = {"NetworkMode": "default", "RestartPolicy": {"Name": "no"}, **record.host_config}
+    host_config.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+    return {
+        "Id": record.id,
+        "Created": record.created,
+        "Path": record.path,
+        "Args": record.args,
+        "State": _state_json(record),
+        "Image": record.image_id,
+        "ResolvConfPath": str(paths.data / "resolv.conf"),
+        "HostnamePath": str(paths.data / "hostname"),
+        "HostsPath": str(paths.data / "hosts"),
+        "LogPath": str(paths.log),
+        "Name": record.name,
+        "RestartCount": record.state.restart_count,
+        "Driver": "overlayfs",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": host_config,
+        "GraphDriver": {
+            "Name": "overlayfs",
+            "Data": {
+                "LowerDir": lowerdir,
+                "UpperDir": str(paths.upper),
+                "WorkDir": str(paths.work),
+                "MergedDir": str(paths.rootfs),
+            },
+        },
+        "Mounts": [],
+        "Config": config,
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "SandboxKey": "",
+            "Ports": {},
+            "Gateway": "",
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "MacAddress": "",
+            "Networks": dict(record.networks),
+        },
+    }
