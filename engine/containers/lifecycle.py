@@ -56,7 +56,7 @@ def start_error_text(message: str) -> str:
     # Go spells errno texts in lower case; crun uses strerror's capitals.
     for text in ("Permission denied", "No such file or directory", "Is a directory"):
         message = message.replace(text, text.lower())
-    return f"failed to create task for container: OCI runtime create failed: {message}: unknown"
+    return f"{message}: unknown"
 
 
 class Lifecycle:
@@ -192,7 +192,11 @@ class Lifecycle:
             except RuntimeFailure as exc:
                 await self._fail_attachers(record.id, exc)
                 await self._release(record, paths)
-                failure = RuntimeFailure(start_error_text(exc.message), exit_code=exc.exit_code)
+                failure = RuntimeFailure(
+                    "failed to create task for container: OCI runtime create failed: "
+                    + start_error_text(exc.message),
+                    exit_code=exc.exit_code,
+                )
                 record.state.error = failure.message
                 record.state.exit_code = exc.exit_code or 128
                 self.store.save_state(record)

@@ -17,6 +17,7 @@ from engine.containers.create_config import (
     merge_with_image,
     validate_host_config,
 )
+from engine.containers.exec import ExecService
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import ContainerRecord
 from engine.containers.names import generate_name, validate_name
@@ -46,6 +47,7 @@ class ContainerService:
         self.lifecycle = lifecycle
         self.images = images
         self.events = events
+        self.execs = ExecService(lifecycle)
         self._removed: dict[str, asyncio.Event] = {}
         self._restarts: dict[str, asyncio.Task[None]] = {}
         lifecycle.on_exit = self._after_exit
@@ -271,6 +273,7 @@ class ContainerService:
         if removed is not None:
             removed.set()
         self.lifecycle.forget(record.id, record.state.exit_code)
+        self.execs.forget_container(record.id)
 
     def _remove_files(self, record: ContainerRecord, run_dir: Any) -> None:
         self.store.remove(record)

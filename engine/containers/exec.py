@@ -1,0 +1,238 @@
+"""``docker exec``: processes started in a running container through conmon, each with its own
+exec session directory, exit code recorded before the client's stream closes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.containers.lifecycle import Lifecycle, start_error_text
+from engine.containers.model import ContainerRecord
+from engine.containers.state import check
+from engine.containers.user import resolve_user
+from engine.errors import InvalidParameter, NotFound
+from engine.runtime.attach import AttachConnection, resize
+from engine.runtime.conmon import ConmonOptions, ExecSession, start_exec
+from engine.runtime.oci import RuntimeFailure
+
+OnAttach = Callable[[AttachConnection], Awaitable[None]]
+
+
+@dataclass
+class ExecRecord:
+    id: str
+    container_id: str
+    config: dict[str, Any]
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    started: bool = False
+    directory: Path = field(default_factory=Path)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def inspect(self) -> dict[str, Any]:
+        config = self.config
+        command = config.get("Cmd") or []
+        return {
+            "ID": self.id,
+            "Running": self.running,
+            "ExitCode": self.exit_code,
+            "ProcessConfig": {
+                "tty": bool(config.get("Tty")),
+                "entrypoint": command[0] if command else "",
+                "arguments": command[1:],
+                "privileged": bool(config.get("Privileged")),
+                "user": config.get("User") or "",
+            },
+            "OpenStdin": bool(config.get("AttachStdin")),
+            "OpenStderr": bool(config.get("AttachStderr")),
+            "OpenStdout": bool(config.get("AttachStdout")),
+            "CanRemove": False,
+            "ContainerID": self.container_id,
+            "DetachKeys": config.get("DetachKeys") or "",
+            "Pid": self.pid,
+        }
+
+
+class ExecService:
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self._execs: dict[str, ExecRecord] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def get(self, exec_id: str) -> ExecRecord:
+        record = self._execs.get(exec_id)
+        if record is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return record
+
+    def ids_of(self, container_id: str) -> list[str]:
+        return [e.id for e in self._execs.values() if e.container_id == container_id]
+
+    def forget_container(self, container_id: str) -> None:
+        for exec_id in self.ids_of(container_id):
+            del self._execs[exec_id]
+
+    def create(self, container: ContainerRecord, body: Any) -> ExecRecord:
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid JSON: the request body must be an object")
+        command = body.get("Cmd")
+        if (
+            not command
+            or not isinstance(command, list)
+            or not all(isinstance(c, str) for c in command)
+        ):
+            raise InvalidParameter("No exec command specified")
+        check(container.state.status, "exec", container.bare_name)
+        exec_id = secrets.token_hex(32)
+        record = ExecRecord(exec_id, container.id, dict(body))
+        self._execs[exec_id] = record
+        self.lifecycle.events.publish(
+            "container",
+            f"exec_create: {' '.join(command)}",
+            container.id,
+            {**self.lifecycle.attributes(container), "execID": exec_id},
+        )
+        return record
+
+    def _process_spec(self, container: ContainerRecord, record: ExecRecord) -> dict[str, Any]:
+        """The container's own process settings (capabilities, rlimits, …) with the exec's
+        command, environment, user and working directory."""
+        paths = self.lifecycle.paths(container)
+        spec = orjson.loads((paths.bundle / "config.json").read_bytes())
+        process: dict[str, Any] = spec["process"]
+        config = record.config
+        env = list(process.get("env") or [])
+        for entry in config.get("Env") or []:
+            key = entry.partition("=")[0]
+            env = [e for e in env if e.partition("=")[0] != key] + [entry]
+        process["args"] = list(config["Cmd"])
+        process["env"] = env
+        process["terminal"] = bool(config.get("Tty"))
+        if config.get("WorkingDir"):
+            process["cwd"] = config["WorkingDir"]
+        if config.get("User"):
+            user = resolve_user(paths.rootfs, config["User"])
+            process["user"] = {
+                "uid": user.uid,
+                "gid": user.gid,
+                "additionalGids": list(user.additional_gids),
+            }
+        if config.get("Privileged"):
+            process.pop("apparmorProfile", None)
+        return process
+
+    async def start(
+        self,
+        exec_id: str,
+        detach: bool,
+        on_attach: OnAttach | None,
+    ) -> ExecRecord:
+        """Start the process; unless detached, ``on_attach`` pumps its I/O and the exit code
+        is recorded before this returns."""
+        record = self.get(exec_id)
+        if record.started:
+            raise InvalidParameter(f"Error: Exec command {exec_id} has already run")
+        container = self.lifecycle.store.get(record.container_id)
+        check(container.state.status, "exec", container.bare_name)
+        record.started = True
+        record.directory = self.lifecycle.paths(container).run / "exec" / exec_id
+        record.directory.mkdir(parents=True, exist_ok=True)
+        spec_path = record.directory / "process.json"
+        spec_path.write_bytes(orjson.dumps(self._process_spec(container, record)))
+        attached = not detach and on_attach is not None
+        options = self._options(container, record, spec_path, attached)
+        connection: AttachConnection | None = None
+
+        async def connect() -> None:
+            nonlocal connection
+            connection = await AttachConnection.connect(record.directory / "attach")
+
+        try:
+            session = await start_exec(options, on_attach_ready=connect if attached else None)
+        except RuntimeFailure as exc:
+            record.exit_code = exc.exit_code or 126
+            record.done.set()
+            raise RuntimeFailure(
+                f"OCI runtime exec failed: exec failed: {start_error_text(exc.message)}",
+                exit_code=exc.exit_code,
+            ) from exc
+        record.running = True
+        record.pid = session.pid
+        self.lifecycle.events.publish(
+            "container",
+            f"exec_start: {' '.join(record.config['Cmd'])}",
+            container.id,
+            {**self.lifecycle.attributes(container), "execID": exec_id},
+        )
+        if attached and on_attach is not None and connection is not None:
+            try:
+                await on_attach(connection)
+            finally:
+                connection.close()
+            await self._finish(container, record, session)
+        else:
+            task = asyncio.create_task(self._finish(container, record, session))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return record
+
+    def _options(
+        self, container: ContainerRecord, record: ExecRecord, spec: Path, attached: bool
+    ) -> ConmonOptions:
+        runtime = self.lifecycle.setup.runtime
+        directory = record.directory
+        return ConmonOptions(
+            container_id=container.id,
+            session_id=record.id,
+            runtime_path=runtime.path,
+            runtime_args=tuple(runtime.conmon_runtime_args()),
+            bundle=directory,
+            pidfile=directory / "pid",
+            conmon_pidfile=directory / "conmon.pid",
+            exit_dir=directory,
+            persist_dir=directory,
+            oci_log=directory / "oci-log",
+            terminal=bool(record.config.get("Tty")),
+            stdin=bool(record.config.get("AttachStdin")) and attached,
+            exec_process_spec=spec,
+            exec_attach=attached,
+        )
+
+    async def _finish(
+        self, container: ContainerRecord, record: ExecRecord, session: ExecSession
+    ) -> None:
+        try:
+            code = await session.wait()
+        except RuntimeFailure:
+            code = 126
+        record.exit_code = code
+        record.running = False
+        record.done.set()
+        self.lifecycle.events.publish(
+            "container",
+            "exec_die",
+            container.id,
+            {**self.lifecycle.attributes(container), "execID": record.id, "exitCode": str(code)},
+        )
+        with contextlib.suppress(OSError):
+            shutil.rmtree(record.directory)
+
+    def resize(self, exec_id: str, height: int, width: int) -> None:
+        record = self.get(exec_id)
+        if not record.running:
+            raise InvalidParameter(f"exec {exec_id} is not running")
+        resize(record.directory / "ctl", height, width)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
