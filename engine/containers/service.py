@@ -116,7 +116,15 @@ class ContainerService:
     async def start(self, ref: str) -> None:
         record = self.get(ref)
         self._cancel_restart(record.id)
-        await self.lifecycle.start(record)
+        try:
+            await self.lifecycle.start(record)
+        except Exception:
+            # As dockerd does: a --rm container that cannot start is removed, which also
+            # releases a client waiting for its removal.
+            if record.host_config.get("AutoRemove"):
+                with contextlib.suppress(NotFound, Conflict):
+                    await self.remove(record.id, force=True)
+            raise
 
     def _stop_timeout(self, record: ContainerRecord, timeout: int | None) -> int:
         if timeout is not None:
