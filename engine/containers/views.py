@@ -112,7 +112,11 @@ def inspect(record: ContainerRecord, paths: ContainerPaths, lowerdir: str) -> di
     if not config.get("Hostname"):
         config["Hostname"] = record.short_id
     host_config = {"NetworkMode": "default", "RestartPolicy": {"Name": "no"}, **record.host_config}
-    host_config.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+    # conmon keeps the log (k8s-file format); it is read back with every feature of Docker's
+    # json-file driver, and clients such as docker-py only return output for that name.
+    log_config = host_config.get("LogConfig") or {}
+    if log_config.get("Type") in (None, "", "json-file"):
+        host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
     return {
         "Id": record.id,
         "Created": record.created,
