@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 
 from aiohttp import web
 
@@ -12,12 +13,13 @@ from engine.api.context import Routes, context
 from engine.api.hijack import HijackedStream
 from engine.api.params import bool_param, filters_param, int_param, json_body
 from engine.api.responses import json_response
-from engine.api.streams import JsonStream
-from engine.containers import views
+from engine.api.streams import JsonStream, stream_from_thread
+from engine.containers import filesystem, views
 from engine.containers.io import attach_connection, container_logs, resize_tty
 from engine.containers.listing import list_containers
 from engine.errors import InvalidParameter
 from engine.filters import parse_timestamp
+from engine.images.reference import parse_reference
 from engine.runtime.attach import AttachConnection
 
 
@@ -228,3 +230,55 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/containers/{id}/attach", attach)
     routes.add("GET", "/containers/{id}/logs", logs)
     routes.add("DELETE", "/containers/{id}", remove)
+    register_filesystem(routes)
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    record = ctx.containers.get(request.match_info["id"])
+
+    def produce(out: io.RawIOBase) -> None:
+        filesystem.export(ctx.containers.lifecycle, ctx.images, record, out)  # type: ignore[arg-type]
+
+    ctx.events.publish(
+        "container", "export", record.id, ctx.containers.lifecycle.attributes(record)
+    )
+    return await stream_from_thread(request, "application/x-tar", produce)
+
+
+async def changes(request: web.Request) -> web.Response:
+    ctx = context(request)
+    record = ctx.containers.get(request.match_info["id"])
+    found = await asyncio.to_thread(filesystem.diff, ctx.containers.lifecycle, ctx.images, record)
+    return json_response([change.to_json() for change in found] or None)
+
+
+async def commit(request: web.Request) -> web.Response:
+    ctx = context(request)
+    query = request.query
+    record = ctx.containers.get(query.get("container", ""))
+    repo, tag = query.get("repo", ""), query.get("tag", "")
+    ref = parse_reference(f"{repo}:{tag}" if tag else repo) if repo else None
+    body = await json_body(request)
+    pause = bool_param(request, "pause", True) and record.state.status.value == "running"
+    if pause:
+        await ctx.containers.pause(record.id)
+    try:
+        async with ctx.images.lock:
+            image_id = await asyncio.to_thread(
+                filesystem.commit, ctx.containers.lifecycle, ctx.images, record, ref,
+                query.get("comment", ""), query.get("author", ""),
+                list(query.getall("changes", [])), body if isinstance(body, dict) else None,
+            )  # fmt: skip
+    finally:
+        if pause:
+            await ctx.containers.unpause(record.id)
+    attrs = {**ctx.containers.lifecycle.attributes(record), "comment": query.get("comment", "")}
+    ctx.events.publish("container", "commit", record.id, attrs)
+    return json_response({"Id": image_id}, status=201)
+
+
+def register_filesystem(routes: Routes) -> None:
+    routes.add("GET", "/containers/{id}/export", export)
+    routes.add("GET", "/containers/{id}/changes", changes)
+    routes.add("POST", "/commit", commit)
