@@ -183,6 +183,7 @@ class Engine:
             await self._stopping.wait()
             log.info("shutting down")
         finally:
+            await containers.health.close()
             await containers.execs.close()
             await containers.lifecycle.close()
             self.events.close()

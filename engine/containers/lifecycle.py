@@ -83,6 +83,7 @@ class Lifecycle:
         self._attach_hooks: dict[str, list[AttachHook]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.on_exit: ExitHook | None = None  # the service's auto-remove and restart policy
+        self.on_start: Callable[[ContainerRecord], None] | None = None  # health checks
 
     def paths(self, record: ContainerRecord) -> ContainerPaths:
         return ContainerPaths.of(self.data_root, self.exec_root, record.id)
@@ -218,6 +219,8 @@ class Lifecycle:
             self.exited(record.id).clear()
         self.events.publish("container", "start", record.id, self.attributes(record))
         self._watch(record)
+        if self.on_start is not None:
+            self.on_start(record)
 
     async def _fail_attachers(self, container_id: str, error: BaseException) -> None:
         for hook in self._attach_hooks.pop(container_id, []):
@@ -292,6 +295,8 @@ class Lifecycle:
             pid = record.state.conmon_pid
             if pid and is_alive(pid) and self._is_our_conmon(pid, record.id):
                 self._watch(record)
+                if self.on_start is not None:
+                    self.on_start(record)
             else:
                 await self.handle_exit(record)
 

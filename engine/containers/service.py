@@ -18,6 +18,7 @@ from engine.containers.create_config import (
     validate_host_config,
 )
 from engine.containers.exec import ExecService
+from engine.containers.health import HealthMonitor
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import ContainerRecord
 from engine.containers.names import generate_name, validate_name
@@ -48,9 +49,11 @@ class ContainerService:
         self.images = images
         self.events = events
         self.execs = ExecService(lifecycle)
+        self.health = HealthMonitor(self.execs)
         self._removed: dict[str, asyncio.Event] = {}
         self._restarts: dict[str, asyncio.Task[None]] = {}
         lifecycle.on_exit = self._after_exit
+        lifecycle.on_start = self.health.start
         images.usage = self.containers_using
 
     def get(self, ref: str) -> ContainerRecord:
@@ -219,6 +222,7 @@ class ContainerService:
     # -- exits: auto-remove and restart policies -------------------------------------------
 
     async def _after_exit(self, record: ContainerRecord) -> None:
+        self.health.stop(record.id)
         host = record.host_config
         if host.get("AutoRemove"):
             with contextlib.suppress(NotFound, Conflict):

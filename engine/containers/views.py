@@ -45,7 +45,12 @@ def status_text(record: ContainerRecord, now: float | None = None) -> str:
     status = state.status
     if status in (Status.RUNNING, Status.PAUSED):
         text = f"Up {human_duration(now - parse_rfc3339(state.started_at))}"
-        return text + " (Paused)" if status is Status.PAUSED else text
+        if status is Status.PAUSED:
+            return text + " (Paused)"
+        health = (state.health or {}).get("Status")
+        if health == "starting":
+            return text + " (health: starting)"
+        return f"{text} ({health})" if health else text
     if status is Status.RESTARTING:
         ago = human_duration(now - parse_rfc3339(state.finished_at))
         return f"Restarting ({state.exit_code}) {ago} ago"

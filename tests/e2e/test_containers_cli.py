@@ -258,3 +258,26 @@ def test_rm_running_needs_force(docker: DockerCLI) -> None:
     proc = subprocess.run([DOCKER, "rm", "busy"], capture_output=True, text=True, env=docker.env())
     assert proc.returncode == 1
     docker("rm", "-f", "busy")
+
+
+def test_health_checks(docker: DockerCLI) -> None:
+    since = time.time()
+    docker(
+        "run", "-d", "--name", "hc", "--health-cmd", "test -f /tmp/ok",
+        "--health-interval", "300ms", "--health-retries", "2", "busybox", "sleep", "300",
+    )  # fmt: skip
+    status = lambda: docker("ps", "--filter", "name=hc", "--format", "{{.Status}}").stdout  # noqa: E731
+    assert "(health: starting)" in status()
+    wait_for(lambda: "(unhealthy)" in status())
+    docker("exec", "hc", "touch", "/tmp/ok")
+    wait_for(lambda: "(healthy)" in status())
+    health = state(docker, "hc")["Health"]
+    assert health["Status"] == "healthy" and health["FailingStreak"] == 0
+    assert health["Log"][-1]["ExitCode"] == 0
+    assert docker("ps", "--filter", "health=healthy", "--format", "{{.Names}}").stdout == "hc\n"
+    events = docker(
+        "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+        "--filter", "event=health_status", "--format", "{{.Action}}",
+    ).stdout.splitlines()  # fmt: skip
+    assert events == ["health_status: unhealthy", "health_status: healthy"]
+    docker("rm", "-f", "hc")
