@@ -4,7 +4,7 @@ directory and bind-mounted, as dockerd does."""
 from __future__ import annotations
 
 import contextlib
-import re
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ from engine.meta.atomic import write_bytes
 HOST_RESOLV_CONF = Path("/etc/resolv.conf")
 HOST_HOSTS = Path("/etc/hosts")
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
-_LOCAL_NAMESERVER = re.compile(r"^\s*nameserver\s+(127\.\S+|::1)\s*$", re.M)
 
 HOSTS_HEADER = (
     "127.0.0.1\tlocalhost\n"
@@ -26,22 +25,110 @@ HOSTS_HEADER = (
 )
 
 
+HOST_GATEWAY = "host-gateway"
+
+
+def go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` prints it: double quotes, Go escapes, printable runes kept."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def _is_ip(text: str) -> bool:
+    """Go's net.ParseIP (after strings.TrimSpace): dotted IPv4 or IPv6, no zone."""
+    text = text.strip()
+    if "%" in text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_extra_host(entry: str) -> tuple[str, str]:
+    """``(name, address)`` of an ``ExtraHosts`` entry, or dockerd's InvalidParameter.
+
+    The forms are those of ValidateExtraHost: ``name:ip`` split at the first colon (so
+    IPv6 addresses need no brackets), ``name=ip``, the address optionally in square
+    brackets, and ``host-gateway`` in place of an address.
+    """
+    name, sep, address = entry.partition("=")
+    if not sep:
+        name, sep, address = entry.partition(":")
+    if not sep or not name or ":" in name:
+        raise InvalidParameter(f"bad format for add-host: {go_quote(entry)}")
+    if address == HOST_GATEWAY:
+        return name, address
+    if len(address) > 2 and address[0] == "[" and address[-1] == "]":
+        address = address[1:-1]
+    if not _is_ip(address):
+        raise InvalidParameter(f"invalid IP address in add-host: {go_quote(address)}")
+    return name, address
+
+
+def validate_extra_hosts(extra_hosts: list[str]) -> None:
+    """Refuse the first malformed ``ExtraHosts`` entry as dockerd does at create time."""
+    for entry in extra_hosts:
+        parse_extra_host(entry)
+
+
 def hosts_content(
     hostname: str, address: str | None, extra_hosts: list[str], host_gateway: str | None
 ) -> str:
     lines = [HOSTS_HEADER]
     for entry in extra_hosts:
-        name, sep, ip = entry.partition(":") if "=" not in entry else entry.partition("=")
-        if not sep or not name or not ip:
-            raise InvalidParameter(f"invalid IP address in add-host: {entry!r}")
-        if ip == "host-gateway":
+        name, ip = parse_extra_host(entry)
+        if ip == HOST_GATEWAY:
             if host_gateway is None:
                 raise InvalidParameter("unable to derive the IP value for host-gateway")
             ip = host_gateway
-        lines.append(f"{ip.strip('[]')}\t{name}\n")
+        lines.append(f"{ip}\t{name}\n")
     if address:
         lines.append(f"{address}\t{hostname}\n")
     return "".join(lines)
+
+
+def _unusable_nameserver(line: str) -> bool:
+    """A host nameserver a container off the host network cannot use.
+
+    As libnetwork's TransformForLegacyNw(ipv6=false): loopback resolvers are unreachable
+    from the container's namespace, and IPv6 ones too, as no network has IPv6 yet.
+    """
+    words = line.split()
+    if len(words) < 2 or words[0] != "nameserver":
+        return False
+    try:
+        ip = ipaddress.ip_address(words[1].partition("%")[0])
+    except ValueError:
+        return False
+    return ip.version == 6 or ip.is_loopback
 
 
 def resolv_conf_content(host_config: dict[str, Any], host_network: bool) -> str:
@@ -52,9 +139,6 @@ def resolv_conf_content(host_config: dict[str, Any], host_network: bool) -> str:
         base = HOST_RESOLV_CONF.read_text()
     except OSError:
         base = ""
-    if not host_network:
-        # The host's loopback resolvers are unreachable from the container's namespace.
-        base = _LOCAL_NAMESERVER.sub("", base)
     # Keywords the user overrides are dropped from the host's file, the rest is kept.
     replaced = set()
     if dns:
@@ -64,12 +148,16 @@ def resolv_conf_content(host_config: dict[str, Any], host_network: bool) -> str:
     if options:
         replaced.add("options")
     lines = [ln for ln in base.splitlines() if ln.strip() and ln.split()[0] not in replaced]
+    if not host_network:
+        lines = [ln for ln in lines if not _unusable_nameserver(ln)]
     lines += [f"nameserver {d}" for d in dns]
-    if search:
-        lines.append("search " + " ".join(search))
+    # "." stands for "no search domain" (resolvconf OverrideSearch drops it).
+    domains = [d for d in search if d != "."]
+    if domains:
+        lines.append("search " + " ".join(domains))
     if options:
         lines.append("options " + " ".join(options))
-    if not any(line.startswith("nameserver") for line in lines):
+    if not any(line.split()[0] == "nameserver" for line in lines):
         lines += [f"nameserver {ns}" for ns in DEFAULT_NAMESERVERS]
     return "\n".join(lines) + "\n"
 

@@ -7,7 +7,8 @@ import re
 
 from engine.errors import InvalidParameter
 
-_VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# Matched with fullmatch: a "$" anchor would let a trailing newline through, unlike Go's RE2.
+_VALID = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 _LEFT = (
     "admiring adoring affectionate agitated amazing angry awesome beautiful blissful bold "
@@ -51,7 +52,7 @@ _RIGHT = (
 
 def validate_name(name: str) -> str:
     """The canonical form ``/name`` of a user-given name, or InvalidParameter."""
-    if not _VALID.match(name):
+    if not _VALID.fullmatch(name):
         raise InvalidParameter(
             f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )

@@ -21,7 +21,7 @@ class Status(StrEnum):
     DEAD = "dead"
 
 
-# verb -> statuses it may start from; anything else is refused with the answer in _REFUSALS.
+# verb -> statuses it may start from; anything else is refused with the answer ``check`` gives.
 ALLOWED: dict[str, frozenset[Status]] = {
     "start": frozenset({Status.CREATED, Status.EXITED}),
     "stop": frozenset({Status.RUNNING, Status.PAUSED, Status.RESTARTING}),
@@ -29,7 +29,7 @@ ALLOWED: dict[str, frozenset[Status]] = {
     "pause": frozenset({Status.RUNNING}),
     "unpause": frozenset({Status.PAUSED}),
     "exec": frozenset({Status.RUNNING}),
-    "attach": frozenset(Status),
+    "attach": frozenset(Status) - {Status.PAUSED, Status.RESTARTING},
     "remove": frozenset({Status.CREATED, Status.EXITED, Status.DEAD}),
     "rename": frozenset(Status) - {Status.REMOVING},
     "update": frozenset(Status) - {Status.REMOVING, Status.DEAD},
@@ -40,34 +40,53 @@ def is_running(status: Status) -> bool:
     return status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)
 
 
+def _restarting(name: str) -> Conflict:
+    return Conflict(f"Container {name} is restarting, wait until the container is running")
+
+
 def check(status: Status, verb: str, name: str) -> None:
-    """Raise the error dockerd gives when ``verb`` is not allowed in ``status``."""
+    """Raise the error dockerd gives when ``verb`` is not allowed in ``status``.
+
+    The order of the tests follows dockerd's: a container being removed is not running
+    (State.StateString), so stop/kill/pause/unpause/exec answer it as a stopped one.
+    """
     if status in ALLOWED[verb]:
         return
-    if status is Status.REMOVING:
-        raise Conflict(f"removal of container {name} is already in progress")
-    if verb == "start" and is_running(status):
-        raise NotModified("container already started")
-    if verb == "stop":
+    running = is_running(status)
+    if verb == "start":  # daemon/start.go
+        if status is Status.PAUSED:
+            raise Conflict("cannot start a paused container, try unpause instead")
+        if running:
+            raise NotModified("container already started")
+        if status in (Status.REMOVING, Status.DEAD):
+            raise Conflict("container is marked for removal and cannot be started")
+    elif verb == "stop":  # daemon/stop.go
         raise NotModified("container already stopped")
-    if verb == "exec" and status is Status.PAUSED:
-        raise Conflict(f"Container {name} is paused, unpause the container before exec")
-    if verb in ("kill", "exec"):
+    elif verb == "kill":  # daemon/kill.go
         raise Conflict(f"Container {name} is not running")
-    if verb == "pause":
+    elif verb == "pause":  # daemon/pause.go
+        if not running:
+            raise Conflict(f"Container {name} is not running")
         if status is Status.PAUSED:
             raise Conflict(f"Container {name} is already paused")
-        raise Conflict(f"Container {name} is not running")
-    if verb == "unpause":
+        raise _restarting(name)
+    elif verb == "unpause":  # daemon/unpause.go
         raise Conflict(f"Container {name} is not paused")
-    if verb == "remove":
+    elif verb == "exec":  # daemon/exec.go getExecConfig
+        if not running:
+            raise Conflict(f"Container {name} is not running")
         if status is Status.PAUSED:
-            raise Conflict(
-                f"You cannot remove a paused container {name}. Unpause and then stop the "
-                "container before attempting removal or force remove"
-            )
-        raise Conflict(
-            f"You cannot remove a running container {name}. Stop the container before "
-            "attempting removal or force remove"
-        )
+            raise Conflict(f"Container {name} is paused, unpause the container before exec")
+        raise _restarting(name)
+    elif verb == "attach":  # daemon/attach.go
+        if status is Status.PAUSED:
+            raise Conflict(f"container {name} is paused, unpause the container before attach")
+        raise Conflict(f"container {name} is restarting, wait until the container is running")
+    elif verb == "remove" and running:  # daemon/delete.go
+        procedure = "Stop the container before attempting removal or force remove"
+        if status is Status.PAUSED:
+            procedure = "Unpause and then " + procedure.lower()
+        raise Conflict(f"You cannot remove a {status.value} container {name}. {procedure}")
+    if status is Status.REMOVING:
+        raise Conflict(f"removal of container {name} is already in progress")
     raise Conflict(f"cannot {verb} container {name} while it is {status.value}")
