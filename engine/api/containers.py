@@ -96,6 +96,11 @@ async def remove(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def update(request: web.Request) -> web.Response:
+    await context(request).containers.update(request.match_info["id"], await json_body(request))
+    return json_response({"Warnings": []})
+
+
 async def rename(request: web.Request) -> web.Response:
     await context(request).containers.rename(
         request.match_info["id"], request.query.get("name", "")
@@ -226,6 +231,7 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/containers/{id}/unpause", unpause)
     routes.add("POST", "/containers/{id}/wait", wait)
     routes.add("POST", "/containers/{id}/rename", rename)
+    routes.add("POST", "/containers/{id}/update", update)
     routes.add("POST", "/containers/{id}/resize", resize)
     routes.add("POST", "/containers/{id}/attach", attach)
     routes.add("GET", "/containers/{id}/logs", logs)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import ContainerRecord
-from engine.containers.state import Status, check
+from engine.containers.state import Status, is_running
 from engine.errors import Conflict
 from engine.runtime.attach import STDERR, STDOUT, AttachConnection, resize
 from engine.runtime.k8s_log import format_time, read_log
@@ -83,7 +83,8 @@ async def container_logs(
 
 
 def resize_tty(lifecycle: Lifecycle, record: ContainerRecord, height: int, width: int) -> None:
-    check(record.state.status, "exec", record.bare_name)
+    if not is_running(record.state.status):
+        raise Conflict(f"Container {record.bare_name} is not running")
     try:
         resize(lifecycle.paths(record).ctl, height, width)
     except RuntimeFailure as exc:  # it exited a moment ago; its exit is being recorded

@@ -25,6 +25,7 @@ from engine.containers.names import generate_name, validate_name
 from engine.containers.signals import parse_signal
 from engine.containers.state import Status, check, is_running
 from engine.containers.store import ContainerStore
+from engine.containers.update import oci_resources, updated_host_config
 from engine.errors import Conflict, InvalidParameter, NotFound, SystemError_
 from engine.events.bus import EventBus
 from engine.filters import Filters, parse_timestamp
@@ -218,6 +219,16 @@ class ContainerService:
         elif condition == "next-exit" or is_running(record.state.status):
             await self.lifecycle.next_exit(record.id)
         return record.state.exit_code
+
+    async def update(self, ref: str, body: Any) -> None:
+        record = self.get(ref)
+        check(record.state.status, "update", record.bare_name)
+        host = updated_host_config(record, body)
+        if is_running(record.state.status):
+            await self.lifecycle.setup.runtime.update(record.id, oci_resources(host))
+        record.host_config = host
+        await asyncio.to_thread(self.store.save_config, record)
+        self.events.publish("container", "update", record.id, self.lifecycle.attributes(record))
 
     # -- exits: auto-remove and restart policies -------------------------------------------
 

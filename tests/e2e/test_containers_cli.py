@@ -281,3 +281,20 @@ def test_health_checks(docker: DockerCLI) -> None:
     ).stdout.splitlines()  # fmt: skip
     assert events == ["health_status: unhealthy", "health_status: healthy"]
     docker("rm", "-f", "hc")
+
+
+def test_update_changes_limits_live(docker: DockerCLI) -> None:
+    docker("run", "-d", "--name", "upd", "--memory", "32m", "busybox", "sleep", "300")
+    docker("update", "--memory", "64m", "--memory-swap", "128m", "--pids-limit", "30",
+           "--restart", "unless-stopped", "upd")  # fmt: skip
+    out = docker(
+        "exec", "upd", "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max;"
+        "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+    ).stdout.split()  # fmt: skip
+    assert out == [str(64 * 1024 * 1024), "30"]
+    host = json.loads(docker("inspect", "upd").stdout)[0]["HostConfig"]
+    assert host["Memory"] == 64 * 1024 * 1024 and host["RestartPolicy"]["Name"] == "unless-stopped"
+    result = docker("update", "--memory", "1m", "upd", check=False)
+    assert result.returncode != 0 and "Minimum memory limit allowed is 6MB" in result.stderr
+    docker("rm", "-f", "upd")
