@@ -283,14 +283,19 @@ def test_health_checks(docker: DockerCLI) -> None:
     docker("rm", "-f", "hc")
 
 
+LIMITS_SCRIPT = (
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max;"
+    "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"
+)
+
+
 def test_update_changes_limits_live(docker: DockerCLI) -> None:
     docker("run", "-d", "--name", "upd", "--memory", "32m", "busybox", "sleep", "300")
     docker("update", "--memory", "64m", "--memory-swap", "128m", "--pids-limit", "30",
            "--restart", "unless-stopped", "upd")  # fmt: skip
     out = docker(
         "exec", "upd", "sh", "-c",
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max;"
-        "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+        LIMITS_SCRIPT,
     ).stdout.split()  # fmt: skip
     assert out == [str(64 * 1024 * 1024), "30"]
     host = json.loads(docker("inspect", "upd").stdout)[0]["HostConfig"]
