@@ -303,3 +303,22 @@ def test_update_changes_limits_live(docker: DockerCLI) -> None:
     result = docker("update", "--memory", "1m", "upd", check=False)
     assert result.returncode != 0 and "Minimum memory limit allowed is 6MB" in result.stderr
     docker("rm", "-f", "upd")
+
+
+def test_top_and_stats(docker: DockerCLI) -> None:
+    docker("run", "-d", "--name", "measured", "--memory", "64m", "--pids-limit", "50",
+           "busybox", "sh", "-c", "sleep 300 & sleep 301")  # fmt: skip
+    top = docker("top", "measured").stdout.splitlines()
+    assert top[0].split()[:3] == ["UID", "PID", "PPID"]
+    commands = [line.split(None, 7)[-1] for line in top[1:]]
+    assert {"sleep 300", "sleep 301"} <= set(commands)
+    custom = docker("top", "measured", "-o", "pid,comm").stdout.splitlines()
+    assert custom[0].split() == ["PID", "COMMAND"]
+    row = json.loads(docker("stats", "--no-stream", "--format", "{{json .}}", "measured").stdout)
+    assert row["Name"] == "measured"
+    assert row["MemUsage"].endswith("/ 64MiB")
+    assert row["PIDs"] == "2"  # sh execs its last command: sleep 301 and sleep 300
+    assert row["CPUPerc"].endswith("%")
+    docker("rm", "-f", "measured")
+    result = docker("top", "no-such", check=False)
+    assert "No such container" in result.stderr

@@ -71,3 +71,22 @@ def test_attach_stream_with_detach_false(client: docker_py.DockerClient) -> None
     chunks = b"".join(container.logs(stream=True, follow=True))
     assert chunks == b"1\n2\n3\n"
     container.remove(force=True)
+
+
+def test_stats_one_shot_and_stream(client: docker_py.DockerClient) -> None:
+    container = client.containers.run("busybox", ["sleep", "300"], detach=True, mem_limit="48m")
+    try:
+        one = container.stats(stream=False)
+        assert one["name"] == "/" + container.name
+        assert one["memory_stats"]["limit"] == 48 * 1024 * 1024
+        assert one["pids_stats"]["current"] == 1
+        assert one["cpu_stats"]["system_cpu_usage"] > one["precpu_stats"]["system_cpu_usage"] > 0
+        stream = container.stats(stream=True, decode=True)
+        first, second = next(stream), next(stream)
+        assert (
+            second["precpu_stats"]["system_cpu_usage"] == (first["cpu_stats"]["system_cpu_usage"])
+        )
+        top = container.top()
+        assert "PID" in top["Titles"] and len(top["Processes"]) == 1
+    finally:
+        container.remove(force=True)
