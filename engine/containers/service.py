@@ -195,20 +195,24 @@ class ContainerService:
         self.events.publish("container", "restart", record.id, self.lifecycle.attributes(record))
 
     async def pause(self, ref: str) -> None:
-        record = self.get(ref)
-        check(record.state.status, "pause", record.bare_name)
-        await self.lifecycle.setup.runtime.pause(record.id)
-        record.state.status = Status.PAUSED
-        self.store.save_state(record)
-        self.events.publish("container", "pause", record.id, self.lifecycle.attributes(record))
+        await self._freeze(ref, "pause")
 
     async def unpause(self, ref: str) -> None:
+        await self._freeze(ref, "unpause")
+
+    async def _freeze(self, ref: str, verb: str) -> None:
+        """Pause or unpause through the cgroup freezer (the runtime's pause/resume)."""
         record = self.get(ref)
-        check(record.state.status, "unpause", record.bare_name)
-        await self.lifecycle.setup.runtime.resume(record.id)
-        record.state.status = Status.RUNNING
+        check(record.state.status, verb, record.bare_name)
+        runtime = self.lifecycle.setup.runtime
+        if verb == "pause":
+            await runtime.pause(record.id)
+            record.state.status = Status.PAUSED
+        else:
+            await runtime.resume(record.id)
+            record.state.status = Status.RUNNING
         self.store.save_state(record)
-        self.events.publish("container", "unpause", record.id, self.lifecycle.attributes(record))
+        self.events.publish("container", verb, record.id, self.lifecycle.attributes(record))
 
     async def wait(self, record: ContainerRecord, condition: str) -> int:
         """Block until ``condition`` holds; return the exit code, as ``POST /wait`` does."""

@@ -58,6 +58,24 @@ def _security(host: dict[str, Any]) -> tuple[str | None, bool]:
     return seccomp, no_new_privileges
 
 
+def resource_fields(host: dict[str, Any]) -> dict[str, Any]:
+    """The limits of a HostConfig as SpecInput fields (shared by create and ``docker update``)."""
+    return {
+        "memory": host.get("Memory") or 0,
+        "memory_swap": host.get("MemorySwap") or 0,
+        "memory_reservation": host.get("MemoryReservation") or 0,
+        "nano_cpus": host.get("NanoCpus") or 0,
+        "cpu_shares": host.get("CpuShares") or 0,
+        "cpu_quota": host.get("CpuQuota") or 0,
+        "cpu_period": host.get("CpuPeriod") or 0,
+        "cpuset_cpus": host.get("CpusetCpus") or "",
+        "cpuset_mems": host.get("CpusetMems") or "",
+        # 0 and absent leave the runtime's default; -1 asks for no limit.
+        "pids_limit": host.get("PidsLimit") or None,
+        "blkio_weight": host.get("BlkioWeight") or 0,
+    }
+
+
 def network_namespace(host: dict[str, Any], resolve_pid: Any) -> str | None:
     mode = host.get("NetworkMode") or "default"
     if mode == "host":
@@ -110,17 +128,8 @@ def spec_input(
         tmpfs=dict(host.get("Tmpfs") or {}),
         devices=_devices(host),
         host_devices=host_devices() if privileged else (),
-        memory=host.get("Memory") or 0,
-        memory_swap=host.get("MemorySwap") or 0,
-        memory_reservation=host.get("MemoryReservation") or 0,
-        nano_cpus=host.get("NanoCpus") or 0,
-        cpu_shares=host.get("CpuShares") or 0,
-        cpu_quota=host.get("CpuQuota") or 0,
-        cpu_period=host.get("CpuPeriod") or 0,
-        cpuset_cpus=host.get("CpusetCpus") or "",
-        pids_limit=host.get("PidsLimit") if (host.get("PidsLimit") or 0) > 0 else None,
         oom_kill_disable=bool(host.get("OomKillDisable")),
-        blkio_weight=host.get("BlkioWeight") or 0,
+        **resource_fields(host),
         ulimits=_ulimits(host),
         default_ulimits=setup.default_ulimits,
         sysctls=dict(host.get("Sysctls") or {}),

@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.containers.create_config import check_types, validate_host_config
 from engine.containers.model import ContainerRecord
+from engine.containers.spec import resource_fields
 from engine.errors import InvalidParameter
 from engine.runtime.oci_resources import resources
 from engine.runtime.oci_spec import SpecInput
@@ -48,23 +49,7 @@ def updated_host_config(record: ContainerRecord, body: Any) -> dict[str, Any]:
 
 def oci_resources(host: dict[str, Any]) -> dict[str, Any]:
     """The runtime's ``update --resources`` document for a HostConfig (devices untouched)."""
-    pids = host.get("PidsLimit")
-    spec = SpecInput(
-        rootfs="",
-        args=[],
-        env=[],
-        memory=host.get("Memory") or 0,
-        memory_swap=host.get("MemorySwap") or 0,
-        memory_reservation=host.get("MemoryReservation") or 0,
-        nano_cpus=host.get("NanoCpus") or 0,
-        cpu_shares=host.get("CpuShares") or 0,
-        cpu_quota=host.get("CpuQuota") or 0,
-        cpu_period=host.get("CpuPeriod") or 0,
-        cpuset_cpus=host.get("CpusetCpus") or "",
-        cpuset_mems=host.get("CpusetMems") or "",
-        pids_limit=pids if pids is not None else None,
-        blkio_weight=host.get("BlkioWeight") or 0,
-    )
+    spec = SpecInput(rootfs="", args=[], env=[], **resource_fields(host))
     document = resources(spec, [])
     del document["devices"]
     return document

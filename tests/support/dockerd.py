@@ -6,10 +6,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.engine import wait_ready
 
 DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
 
@@ -48,14 +49,10 @@ class Dockerd:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.root / "dockerd.log").read_text()[-3000:])
-            if ping():
-                return
-            time.sleep(0.2)
-        raise RuntimeError("dockerd did not come up:\n" + (self.root / "dockerd.log").read_text())
+        wait_ready(self.proc, ping, timeout, self._log_text)
+
+    def _log_text(self) -> str:
+        return (self.root / "dockerd.log").read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
         """SIGTERM lets dockerd stop the containerd it started; never kill it by name."""

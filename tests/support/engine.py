@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,16 +89,13 @@ class EngineProcess:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"doca-engine exited at start:\n{self.log_text()}")
-            try:
-                if self.request("GET", "/_ping").body == b"OK":
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"doca-engine did not answer /_ping:\n{self.log_text()}")
+        wait_ready(self.proc, self.answers_ping, timeout, self.log_text)
+
+    def answers_ping(self) -> bool:
+        try:
+            return self.request("GET", "/_ping").body == b"OK"
+        except OSError:
+            return False
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         if self.proc is None:
@@ -165,6 +163,23 @@ class DockerCLI:
                 f"stdout: {result.stdout}\nstderr: {result.stderr}"
             )
         return result
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    timeout: float,
+    log_text: Callable[[], str],
+) -> None:
+    """Poll ``ready`` until it holds; fail with the daemon's log if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited at start:\n{log_text()}")
+        if ready():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{proc.args[0]} did not become ready:\n{log_text()}")
 
 
 def short_root() -> Path:
