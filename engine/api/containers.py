@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+from typing import Any
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from engine.api.params import bool_param, filters_param, int_param, json_body
 from engine.api.responses import json_response
 from engine.api.streams import JsonStream, stream_from_thread
 from engine.containers import filesystem, views
+from engine.containers.detach_keys import DetachMatcher, parse_detach_keys
 from engine.containers.io import attach_connection, container_logs, resize_tty
 from engine.containers.listing import list_containers
 from engine.errors import InvalidParameter
@@ -146,10 +148,20 @@ async def _pump_output(
         await client.write(frame.data if tty else stdcopy.frame(frame.stream, frame.data))
 
 
-async def _pump_input(client: HijackedStream, conn: AttachConnection) -> None:
+async def _pump_input(
+    client: HijackedStream, conn: AttachConnection, detach: DetachMatcher | None
+) -> bool:
+    """Client → container stdin; True when the client typed the detach keys."""
     while data := await client.read():
-        await conn.write(data)
+        detached = False
+        if detach is not None:
+            data, detached = detach.feed(data)
+        if data:
+            await conn.write(data)
+        if detached:
+            return True
     conn.close_stdin()
+    return False
 
 
 async def attach(request: web.Request) -> web.StreamResponse:
@@ -157,6 +169,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
     record = ctx.containers.get(request.match_info["id"])
     tty = bool(record.config.get("Tty"))
     wanted = {n for n, key in ((1, "stdout"), (2, "stderr")) if bool_param(request, key)}
+    keys = parse_detach_keys(request.query.get("detachKeys"))
+    attributes = ctx.containers.lifecycle.attributes(record)
     client = HijackedStream(request, tty)
     async with attach_connection(ctx.containers.lifecycle, record) as pending:
         await client.start()
@@ -173,11 +187,23 @@ async def attach(request: web.Request) -> web.StreamResponse:
         except Exception:
             # The start failed; its caller reports why. The attached client just ends.
             return await client.close()
-        tasks = [asyncio.ensure_future(_pump_output(conn, client, tty, wanted))]
+        output = asyncio.ensure_future(_pump_output(conn, client, tty, wanted))
+        tasks: list[asyncio.Future[Any]] = [output]
         if bool_param(request, "stdin") and record.config.get("OpenStdin"):
-            tasks.append(asyncio.ensure_future(_pump_input(client, conn)))
+            detach = DetachMatcher(keys) if tty else None
+            tasks.append(asyncio.ensure_future(_pump_input(client, conn, detach)))
+        lost = asyncio.ensure_future(client.lost.wait())
+        tasks.append(lost)
+        ctx.events.publish("container", "attach", record.id, attributes)
         try:
-            await tasks[0]
+            # The session lasts until the container's output ends, the detach keys are typed,
+            # or the client goes away.
+            waiting = set(tasks)
+            while output in waiting and lost in waiting:
+                done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if any(t not in (output, lost) and not t.exception() and t.result() for t in done):
+                    ctx.events.publish("container", "detach", record.id, attributes)
+                    break
         finally:
             for task in tasks:
                 task.cancel()

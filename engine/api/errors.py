@@ -57,8 +57,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status >= 400:
             return error_response(exc.status, exc.reason)
         raise
-    except (ConnectionResetError, web.RequestPayloadError):
-        raise
+    except (ConnectionResetError, web.RequestPayloadError) as exc:
+        # The client went away mid-answer (docker logs -f | head, a detached attach): nothing
+        # is left to tell it, and nothing went wrong in the engine.
+        log.debug("%s %s: client gone: %s", request.method, request.path, exc)
+        return web.Response(status=499)
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "internal error: see the engine's log for details")

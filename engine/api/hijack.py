@@ -31,9 +31,12 @@ class _RawReader:
 class _HalfCloseProtocol(asyncio.Protocol):
     """Stands between the transport and aiohttp's protocol to survive the client's EOF."""
 
-    def __init__(self, inner: asyncio.Protocol, incoming: asyncio.Queue[bytes]) -> None:
+    def __init__(
+        self, inner: asyncio.Protocol, incoming: asyncio.Queue[bytes], lost: asyncio.Event
+    ) -> None:
         self._inner = inner
         self._incoming = incoming
+        self._lost = lost
 
     def data_received(self, data: bytes) -> None:
         self._inner.data_received(data)
@@ -43,6 +46,8 @@ class _HalfCloseProtocol(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._incoming.put_nowait(b"")
+        self._lost.set()
         self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -63,6 +68,7 @@ class HijackedStream:
         self._incoming: asyncio.Queue[bytes] = asyncio.Queue()
         self._response: web.StreamResponse | None = None
         self._closed = False
+        self.lost = asyncio.Event()  # set when the client's connection is gone
 
     async def start(self) -> None:
         headers = {**API_VERSION_HEADERS, "Content-Type": self.content_type}
@@ -77,7 +83,7 @@ class HijackedStream:
             # A client that sends no stdin half-closes its side (docker's CloseWrite). asyncio
             # closes the whole transport on EOF unless the protocol asks to keep it open, and
             # the output still has to reach the client: keep it open, and tell our reader.
-            transport.set_protocol(_HalfCloseProtocol(protocol, self._incoming))
+            transport.set_protocol(_HalfCloseProtocol(protocol, self._incoming, self.lost))
         await response.prepare(self.request)
         self._response = response
         if self.upgraded and protocol is not None:

@@ -322,3 +322,20 @@ def test_top_and_stats(docker: DockerCLI) -> None:
     docker("rm", "-f", "measured")
     result = docker("top", "no-such", check=False)
     assert "No such container" in result.stderr
+
+
+def test_detach_keys_leave_the_container_running(docker: DockerCLI) -> None:
+    feeder = subprocess.Popen(
+        ["sh", "-c", "sleep 1.5; printf 'echo typed\\r'; sleep 0.5; printf '\\020\\021'; sleep 3"],
+        stdout=subprocess.PIPE,
+    )
+    assert feeder.stdout is not None
+    result = subprocess.run(
+        ["script", "-qec", "docker run -it --name detached busybox sh", "/dev/null"],
+        stdin=feeder.stdout, capture_output=True, text=True, env=docker.env(), timeout=60,
+    )  # fmt: skip
+    feeder.wait()
+    assert result.returncode == 0
+    assert "typed" in result.stdout
+    assert state(docker, "detached")["Running"]
+    docker("rm", "-f", "detached")
