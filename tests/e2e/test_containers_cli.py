@@ -339,3 +339,29 @@ def test_detach_keys_leave_the_container_running(docker: DockerCLI) -> None:
     assert "typed" in result.stdout
     assert state(docker, "detached")["Running"]
     docker("rm", "-f", "detached")
+
+
+def test_container_settings_reach_the_process(docker: DockerCLI) -> None:
+    out = docker(
+        "run", "--rm", "--init", "--hostname", "box", "--add-host", "db:10.1.2.3",
+        "--dns", "9.9.9.9", "--dns-search", "corp", "--ulimit", "nofile=1000:2000",
+        "--sysctl", "net.ipv4.ip_forward=1", "--tmpfs", "/scratch:size=1m",
+        "--group-add", "1234", "-w", "/work", "-e", "A=1", "--entrypoint", "sh", "busybox",
+        "-c", "ps -o pid,comm | sed -n 2p; hostname; tail -1 /etc/hosts; cat /etc/resolv.conf;"
+        " ulimit -n; cat /proc/sys/net/ipv4/ip_forward; grep -c ' /scratch ' /proc/mounts;"
+        " id -G; pwd; echo $A",
+    ).stdout.split("\n")  # fmt: skip
+    assert out[0].split() == ["1", "docker-init"]
+    assert out[1] == "box"
+    assert out[2].split() == ["10.1.2.3", "db"]
+    assert "nameserver 9.9.9.9" in out and "search corp" in out
+    rest = out[out.index("search corp") + 1 :]
+    assert rest[:6] == ["1000", "1", "1", "0 1234", "/work", "1"]
+    caps = docker("run", "--rm", "--cap-add", "NET_ADMIN", "busybox", "grep", "CapEff",
+                  "/proc/self/status").stdout  # fmt: skip
+    assert caps.split()[-1] == "00000000a80435fb"  # the default 14 plus NET_ADMIN (bit 12)
+    nnp = docker("run", "--rm", "--security-opt", "no-new-privileges", "busybox", "grep",
+                 "NoNewPrivs", "/proc/self/status").stdout  # fmt: skip
+    assert nnp.split()[-1] == "1"
+    links = docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
+    assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
