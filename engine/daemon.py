@@ -31,6 +31,7 @@ from engine.images.service import ImageService
 from engine.images.store import ImageStore
 from engine.paths import Paths
 from engine.snapshots.store import SnapshotStore
+from engine.volumes.service import VolumeService
 
 log = logging.getLogger("doca.engine")
 
@@ -78,6 +79,7 @@ class Engine:
         )
         self.images = ImageService(self.image_store, self.events)
         self.container_store = ContainerStore(self.paths.containers)
+        self.volumes = VolumeService(self.paths.volumes, self.events)
         self.containers: ContainerService | None = None
         self._runners: list[web.AppRunner] = []
         self._stopping = asyncio.Event()
@@ -90,6 +92,7 @@ class Engine:
             leftover.unlink(missing_ok=True) if not leftover.is_dir() else None
         self.image_store.load()
         self.container_store.load()
+        self.volumes.load()
         freed = self.images.collect_garbage()
         if dropped or freed:
             log.info("recovered: removed %d partial objects, %d bytes unused", dropped, freed)
@@ -154,6 +157,7 @@ class Engine:
             self.paths.data_root,
             self.paths.exec_root,
             self._chain_of,
+            self.volumes,
         )
         return ContainerService(self.container_store, lifecycle, self.images, self.events)
 
@@ -171,6 +175,7 @@ class Engine:
             events=self.events,
             images=self.images,
             containers=containers,
+            volumes=self.volumes,
             engine_id=_engine_id(self.paths),
             started_at=time.time(),
         )

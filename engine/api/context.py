@@ -13,6 +13,7 @@ from engine.containers.service import ContainerService
 from engine.events.bus import EventBus
 from engine.images.service import ImageService
 from engine.paths import Paths
+from engine.volumes.service import VolumeService
 
 
 @dataclass
@@ -22,6 +23,7 @@ class ApiContext:
     events: EventBus
     images: ImageService
     containers: ContainerService
+    volumes: VolumeService
     engine_id: str
     started_at: float
     extra: dict[str, Any] = field(default_factory=dict)

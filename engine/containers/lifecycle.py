@@ -20,6 +20,7 @@ import orjson
 from engine.containers.etc_files import write_etc_files
 from engine.containers.host import HostSetup
 from engine.containers.model import ContainerRecord
+from engine.containers.mounts import oci_mounts
 from engine.containers.paths import ContainerPaths
 from engine.containers.spec import ensure_workdir, network_namespace, spec_input
 from engine.containers.state import Status, check, is_running
@@ -35,6 +36,7 @@ from engine.runtime.oci_spec import build_spec
 from engine.runtime.pidwatch import is_alive, wait_for_exit
 from engine.snapshots.store import SnapshotStore
 from engine.timefmt import rfc3339_nano
+from engine.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class Lifecycle:
         data_root: Path,
         exec_root: Path,
         chain_of: Callable[[str], str | None],
+        volumes: VolumeService,
     ) -> None:
         self.store = store
         self.snapshots = snapshots
@@ -77,6 +80,7 @@ class Lifecycle:
         self.data_root = data_root
         self.exec_root = exec_root
         self._chain_of = chain_of  # image ID -> top chain ID of its layers
+        self.volumes = volumes
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._exited: dict[str, asyncio.Event] = {}
         self._exit_waiters: dict[str, list[asyncio.Future[int]]] = {}
@@ -145,7 +149,8 @@ class Lifecycle:
         )
         ensure_workdir(paths.rootfs, record.config.get("WorkingDir") or "", user)
         netns = network_namespace(record.host_config, self._pid_of)
-        spec = build_spec(spec_input(record, paths.rootfs, user, etc, self.setup, netns))
+        mounts = oci_mounts(record.mounts, paths.rootfs, self.volumes)
+        spec = build_spec(spec_input(record, paths.rootfs, user, etc, self.setup, netns, mounts))
         (paths.bundle / "config.json").write_bytes(orjson.dumps(spec))
 
     def _empty_lower(self) -> Path:

@@ -71,7 +71,11 @@ def _matches(record: ContainerRecord, filters: Filters, ancestors: set[str]) -> 
             return False
     if filters.get("network") and not any(n in record.networks for n in filters.get("network")):
         return False
-    return not filters.get("volume")
+    wanted_volumes = filters.get("volume")
+    return not wanted_volumes or any(
+        m.get("Name") in wanted_volumes or m.get("Destination") in wanted_volumes
+        for m in record.mounts
+    )
 
 
 def list_containers(

@@ -51,6 +51,7 @@ class ContainerRecord:
     path: str
     args: list[str]
     networks: dict[str, Any] = field(default_factory=dict)
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # inspect's "Mounts"
     state: ContainerState = field(default_factory=ContainerState)
 
     @property

@@ -21,6 +21,7 @@ from engine.containers.exec import ExecService
 from engine.containers.health import HealthMonitor
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import ContainerRecord
+from engine.containers.mounts import inherit, mount_points
 from engine.containers.names import generate_name, validate_name
 from engine.containers.signals import parse_signal
 from engine.containers.state import Status, check, is_running
@@ -53,6 +54,7 @@ class ContainerService:
         self.health = HealthMonitor(self.execs)
         self._removed: dict[str, asyncio.Event] = {}
         self._restarts: dict[str, asyncio.Task[None]] = {}
+        lifecycle.volumes.usage = self.containers_using_volume
         lifecycle.on_exit = self._after_exit
         lifecycle.on_start = self.health.start
         images.usage = self.containers_using
@@ -66,6 +68,9 @@ class ContainerService:
             for r in self.store
             if r.image_id == image_id
         ]
+
+    def containers_using_volume(self, name: str) -> list[str]:
+        return [r.id for r in self.store if any(m.get("Name") == name for m in r.mounts)]
 
     def counts(self) -> tuple[int, int, int, int]:
         statuses = [r.state.status for r in self.store]
@@ -98,6 +103,11 @@ class ContainerService:
                 f'"{owner}". You have to remove (or rename) that container to be able to reuse '
                 "that name."
             )
+        volumes_from = []
+        for entry in host.get("VolumesFrom") or []:
+            ref, _, mode = str(entry).partition(":")
+            volumes_from.append(inherit(self.get(ref).mounts, mode))
+        mounts = mount_points(merged, host, self.lifecycle.volumes, volumes_from)
         container_id = secrets.token_hex(32)
         host.setdefault("NetworkMode", "default")
         record = ContainerRecord(
@@ -110,6 +120,7 @@ class ContainerService:
             host_config=host,
             path=command[0],
             args=command[1:],
+            mounts=mounts,
         )
         await asyncio.to_thread(self.store.add, record)
         self.events.publish("container", "create", record.id, self.lifecycle.attributes(record))
@@ -295,12 +306,23 @@ class ContainerService:
         record.state.status = Status.REMOVING
         paths = self.lifecycle.paths(record)
         await asyncio.to_thread(self._remove_files, record, paths.run)
+        if volumes:
+            self._remove_anonymous_volumes(record)
         self.events.publish("container", "destroy", record.id, self.lifecycle.attributes(record))
         removed = self._removed.pop(record.id, None)
         if removed is not None:
             removed.set()
         self.lifecycle.forget(record.id, record.state.exit_code)
         self.execs.forget_container(record.id)
+
+    def _remove_anonymous_volumes(self, record: ContainerRecord) -> None:
+        """``docker rm -v``: the container's anonymous volumes go with it, unless shared."""
+        volumes = self.lifecycle.volumes
+        for point in record.mounts:
+            name = point.get("Name")
+            if name and volumes.exists(name) and volumes.get(name).anonymous:
+                with contextlib.suppress(Conflict, NotFound):
+                    volumes.remove(name)
 
     def _remove_files(self, record: ContainerRecord, run_dir: Any) -> None:
         self.store.remove(record)

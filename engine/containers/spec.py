@@ -92,14 +92,19 @@ def spec_input(
     etc_files: dict[str, Path],
     setup: HostSetup,
     network_ns: str | None,
+    user_mounts: list[Mount] | None = None,
 ) -> SpecInput:
     config = record.config
     host = record.host_config
     seccomp, no_new_privileges = _security(host)
+    user_mounts = user_mounts or []
+    taken = {m.destination for m in user_mounts}
+    # A user's own mount at /etc/hosts (and the like) wins over the engine's file.
     mounts = [
         Mount(target, "bind", str(source), ("rbind", "rprivate"))
         for target, source in etc_files.items()
-    ]
+        if target not in taken
+    ] + user_mounts
     env = list(config.get("Env") or [])
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home}")

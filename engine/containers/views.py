@@ -83,8 +83,15 @@ def summary(record: ContainerRecord) -> dict[str, Any]:
         "Status": status_text(record),
         "HostConfig": {"NetworkMode": network_mode},
         "NetworkSettings": {"Networks": dict(record.networks)},
-        "Mounts": [],
+        "Mounts": [public_mount(m) for m in record.mounts],
     }
+
+
+_INTERNAL_MOUNT_KEYS = ("NoCopy", "TmpfsSize", "TmpfsMode")
+
+
+def public_mount(point: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in point.items() if k not in _INTERNAL_MOUNT_KEYS}
 
 
 def _state_json(record: ContainerRecord) -> dict[str, Any]:
@@ -151,7 +158,7 @@ def inspect(record: ContainerRecord, paths: ContainerPaths, lowerdir: str) -> di
                 "MergedDir": str(paths.rootfs),
             },
         },
-        "Mounts": [],
+        "Mounts": [public_mount(m) for m in record.mounts],
         "Config": config,
         "NetworkSettings": {
             "Bridge": "",

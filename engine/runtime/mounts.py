@@ -15,6 +15,7 @@ _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 MNT_DETACH = 2
+MS_BIND = 4096
 PAGE_LIMIT = 4095  # mount data must fit one page
 
 
