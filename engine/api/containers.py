@@ -23,6 +23,7 @@ from engine.errors import InvalidParameter
 from engine.filters import parse_timestamp
 from engine.images.reference import parse_reference
 from engine.runtime.attach import AttachConnection
+from engine.system.disk_usage import container_sizes
 
 
 async def list_(request: web.Request) -> web.Response:
@@ -34,6 +35,11 @@ async def list_(request: web.Request) -> web.Response:
         all_=bool_param(request, "all"),
         limit=int_param(request, "limit"),
     )
+    if bool_param(request, "size"):
+        for row in rows:
+            row["SizeRw"], row["SizeRootFs"] = await asyncio.to_thread(
+                container_sizes, ctx.containers, row["Id"]
+            )
     return json_response(rows)
 
 

@@ -17,6 +17,7 @@ from engine.api.version import API_VERSION, API_VERSION_HEADERS, MIN_API_VERSION
 from engine.events.filters import EVENT_FILTERS, event_matches
 from engine.filters import parse_timestamp
 from engine.hostinfo import find_runtimes, host_info
+from engine.system.disk_usage import disk_usage
 from engine.timefmt import rfc3339_nano
 
 PING_HEADERS = {
@@ -192,7 +193,20 @@ async def events(request: web.Request) -> web.StreamResponse:
     return await stream.finish()
 
 
+async def disk_usage_handler(request: web.Request) -> web.Response:
+    ctx = context(request)
+    usage = await asyncio.to_thread(disk_usage, ctx.images, ctx.containers, ctx.volumes)
+    return json_response(usage)
+
+
+async def prune_build_cache(request: web.Request) -> web.Response:
+    """There is no build cache before the builder exists; nothing to reclaim."""
+    return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
+
+
 def register(routes: Routes) -> None:
+    routes.add("GET", "/system/df", disk_usage_handler)
+    routes.add("POST", "/build/prune", prune_build_cache)
     routes.add("GET", "/_ping", ping)
     routes.add("HEAD", "/_ping", ping)
     routes.add("GET", "/version", version)
