@@ -1,0 +1,103 @@
+"""HTTP to a Docker-API engine over a unix socket or TCP, with aiohttp; errors become
+``EngineError`` here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from doca.client.errors import EngineError, EngineUnavailable, error_for
+
+DEFAULT_HOST = "unix:///run/doca/doca.sock"
+API_PREFIX = "/v1.47"
+
+
+def default_host() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+Params = Mapping[str, str | int | float | bool | None]
+
+
+def _query(params: Params | None) -> dict[str, str]:
+    out = {}
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        out[key] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return out
+
+
+class Transport:
+    def __init__(self, host: str) -> None:
+        url = urlsplit(host)
+        if url.scheme == "unix":
+            connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=url.path)
+            self.base = "http://doca" + API_PREFIX
+        elif url.scheme in ("tcp", "http"):
+            connector = aiohttp.TCPConnector()
+            self.base = f"http://{url.netloc}{API_PREFIX}"
+        else:
+            raise ValueError(f"unsupported engine host {host!r}: use unix:// or tcp://")
+        self.host = host
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    @asynccontextmanager
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Params | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        body = orjson.dumps(json) if json is not None else data
+        all_headers = dict(headers or {})
+        if json is not None:
+            all_headers["Content-Type"] = "application/json"
+        try:
+            async with self._session.request(
+                method, self.base + path, params=_query(params), data=body, headers=all_headers
+            ) as response:
+                if response.status >= 400:
+                    raise await _error(response)
+                yield response
+        except aiohttp.ClientConnectionError as exc:
+            raise EngineUnavailable(0, f"cannot reach the engine at {self.host}: {exc}") from exc
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; the decoded JSON answer, or None for an empty one."""
+        async with self.request(method, path, **kwargs) as response:
+            raw = await response.read()
+        return orjson.loads(raw) if raw.strip() else None
+
+    async def json_lines(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[Any]:
+        """A streamed answer of JSON documents, one per line, as they arrive."""
+        async with self.request(method, path, **kwargs) as response:
+            async for line in response.content:
+                if line.strip():
+                    message = orjson.loads(line)
+                    if isinstance(message, dict) and message.get("errorDetail"):
+                        raise EngineError(500, message["errorDetail"].get("message", ""))
+                    yield message
+
+
+async def _error(response: aiohttp.ClientResponse) -> EngineError:
+    raw = await response.read()
+    try:
+        message = orjson.loads(raw)["message"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        message = raw.decode(errors="replace").strip() or response.reason or "error"
+    return error_for(response.status, message)
