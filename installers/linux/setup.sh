@@ -18,9 +18,13 @@ apt_packages=(
     crun runc conmon tini
     nftables iproute2
     busybox-static
+    # Qt's xcb platform plugin and what PySide6 loads at start
+    libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
+    libxcb-render-util0 libxcb-image0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1
+    libegl1 libgl1 libfontconfig1 libdbus-1-3
 )
 # Only for the test suite: Debian's dockerd is the reference the tests compare against.
-test_packages=(docker.io)
+test_packages=(docker.io xvfb)
 
 install_system() {
     local missing=() wanted=("${apt_packages[@]}")
