@@ -365,3 +365,20 @@ def test_container_settings_reach_the_process(docker: DockerCLI) -> None:
     assert nnp.split()[-1] == "1"
     links = docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
     assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
+
+
+def test_exec_interactive_tty(docker: DockerCLI) -> None:
+    docker("run", "-d", "--name", "shell-host", "busybox", "sleep", "300")
+    feeder = subprocess.Popen(
+        ["sh", "-c", "sleep 1; printf 'echo in-$((6*7)); tty; exit 5\\r'; sleep 2"],
+        stdout=subprocess.PIPE,
+    )
+    result = subprocess.run(
+        ["script", "-qec", "docker exec -it shell-host sh", "/dev/null"],
+        stdin=feeder.stdout, capture_output=True, text=True, env=docker.env(), timeout=60,
+    )  # fmt: skip
+    feeder.wait()
+    assert "in-42" in result.stdout
+    assert "/dev/pts/" in result.stdout
+    assert result.returncode == 5
+    docker("rm", "-f", "shell-host")

@@ -114,3 +114,13 @@ def test_prune_and_bad_names(docker: DockerCLI, engine: EngineProcess) -> None:
     resp = engine.request("POST", "/volumes/create", b'{"Driver": "nfs-plugin"}')
     assert resp.status == 404
     assert not os.path.exists(engine.data_root / "volumes" / "bad")
+
+
+def test_local_driver_tmpfs_option(docker: DockerCLI) -> None:
+    docker("volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs",
+           "--opt", "o=size=2m", "ramvol")  # fmt: skip
+    out = docker("run", "--rm", "-v", "ramvol:/r", "busybox", "grep", " /r ", "/proc/mounts").stdout
+    assert out.startswith("tmpfs /r tmpfs") and "size=2048k" in out
+    options = json.loads(docker("volume", "inspect", "ramvol").stdout)[0]["Options"]
+    assert options == {"type": "tmpfs", "device": "tmpfs", "o": "size=2m"}
+    docker("volume", "rm", "ramvol")
