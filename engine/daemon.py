@@ -169,6 +169,7 @@ class Engine:
         log.info("OCI runtime: %s (%s)", setup.runtime.path, setup.cgroups.note)
         self.containers = containers = self._container_service(setup)
         await containers.lifecycle.recover()
+        await containers.start_on_boot()
         ctx = ApiContext(
             config=self.config,
             paths=self.paths,

@@ -245,6 +245,21 @@ class ContainerService:
         await asyncio.to_thread(self.store.save_config, record)
         self.events.publish("container", "update", record.id, self.lifecycle.attributes(record))
 
+    async def start_on_boot(self) -> None:
+        """At engine start, as dockerd does: containers with restart policy ``always`` start
+        again, and ``unless-stopped`` ones unless a user stopped them."""
+        for record in self.store:
+            policy = (record.host_config.get("RestartPolicy") or {}).get("Name") or "no"
+            if record.state.status is not Status.EXITED:
+                continue
+            if policy == "always" or (
+                policy == "unless-stopped" and not record.state.stopped_by_user
+            ):
+                try:
+                    await self.lifecycle.start(record)
+                except Exception as exc:
+                    log.warning("could not restart %s at engine start: %s", record.short_id, exc)
+
     # -- exits: auto-remove and restart policies -------------------------------------------
 
     async def _after_exit(self, record: ContainerRecord) -> None:

@@ -66,3 +66,19 @@ def test_sigkill_of_the_engine_keeps_containers(
         assert state["Status"] == "exited"
         with pytest.raises(ProcessLookupError):
             os.kill(pids[name], 0)
+
+
+def test_restart_policies_at_engine_start(own_engine: EngineProcess, test_image: TestImage) -> None:
+    docker = DockerCLI(own_engine.host, own_engine.root)
+    docker("load", "-i", str(test_image.save_tar))
+    for name, policy in (("always", "always"), ("unless", "unless-stopped"), ("never", "no")):
+        docker("run", "-d", "--name", name, "--restart", policy, "busybox", "sleep", "300")
+        docker("stop", "-t", "0", name)
+    own_engine.stop(signal.SIGTERM)
+    own_engine.start()
+    states = {
+        name: json.loads(docker("inspect", name).stdout)[0]["State"]["Status"]
+        for name in ("always", "unless", "never")
+    }
+    # dockerd's rules: "always" comes back even after a manual stop; the others stay stopped.
+    assert states == {"always": "running", "unless": "exited", "never": "exited"}
