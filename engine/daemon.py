@@ -35,6 +35,8 @@ from engine.volumes.service import VolumeService
 
 log = logging.getLogger("doca.engine")
 
+SHUTDOWN_TIMEOUT = 3.0
+
 
 class PidFile:
     def __init__(self, path: Path) -> None:
@@ -98,7 +100,9 @@ class Engine:
             log.info("recovered: removed %d partial objects, %d bytes unused", dropped, freed)
 
     async def _listen(self, app: web.Application) -> None:
-        runner = web.AppRunner(app, access_log=None)
+        # Streams that never end by themselves (events, logs -f, attach) must not hold a
+        # shutdown for aiohttp's default minute: containers keep running under conmon anyway.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
         self._runners.append(runner)
         for host in self.config.hosts:

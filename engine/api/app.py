@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.api import containers, execs, images, networks, stats, system, volumes
+from engine.api import archive, containers, execs, images, networks, stats, system, volumes
 from engine.api.context import CONTEXT, ApiContext, Routes
 from engine.api.errors import error_middleware
 from engine.api.version import version_middleware
@@ -22,6 +22,7 @@ def make_app(ctx: ApiContext) -> web.Application:
     system.register(routes)
     images.register(routes)
     containers.register(routes)
+    archive.register(routes)
     execs.register(routes)
     stats.register(routes)
     volumes.register(routes)

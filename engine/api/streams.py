@@ -7,6 +7,7 @@ import asyncio
 import io
 import os
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -104,16 +105,20 @@ async def spooled_body(request: web.Request, directory: Path) -> AsyncIterator[P
 
 
 class _ThreadWriter(io.RawIOBase):
-    """A file object for a worker thread whose writes are sent by the event loop."""
+    """A file object for a worker thread whose writes are sent by the event loop. Each write
+    waits for room in the queue, and fails once the client is gone, so the thread stops."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]):
         self._loop = loop
         self._queue = queue
+        self.gone = threading.Event()
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
+        if self.gone.is_set():
+            raise BrokenPipeError("the client went away")
         chunk = bytes(data)
         if chunk:
             asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop).result()
@@ -121,9 +126,13 @@ class _ThreadWriter(io.RawIOBase):
 
 
 async def stream_from_thread(
-    request: web.Request, content_type: str, produce: Callable[[io.RawIOBase], None]
+    request: web.Request,
+    content_type: str,
+    produce: Callable[[io.RawIOBase], None],
+    headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    """Send what ``produce(file)`` writes in a worker thread; the queue bounds memory use."""
+    """Send what ``produce(file)`` writes in a worker thread; the queue bounds memory use. An
+    error before the first byte still becomes a proper error answer."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
     writer = _ThreadWriter(loop, queue)
@@ -135,19 +144,21 @@ async def stream_from_thread(
             asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
 
     task = asyncio.ensure_future(asyncio.to_thread(run))
-    response = web.StreamResponse(headers={**API_VERSION_HEADERS, "Content-Type": content_type})
-    first = await queue.get()
-    if first is None:
-        await task  # raises the producer's error before anything was sent
-    await response.prepare(request)
+    response = web.StreamResponse(
+        headers={**API_VERSION_HEADERS, **(headers or {}), "Content-Type": content_type}
+    )
     try:
-        chunk = first
+        chunk = await queue.get()
+        if chunk is None:
+            await task  # raises the producer's error before anything was sent
+        await response.prepare(request)
         while chunk is not None:
             await response.write(chunk)
             chunk = await queue.get()
         await task
     except BaseException:
-        # Keep draining so the producer thread is never left blocked on a full queue.
+        # Stop the producer, and drain so that it is never left blocked on a full queue.
+        writer.gone.set()
         while not task.done():
             if await queue.get() is None:
                 break
