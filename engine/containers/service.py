@@ -69,6 +69,15 @@ class ContainerService:
             if r.image_id == image_id
         ]
 
+    def _check_name_free(self, canonical: str) -> None:
+        owner = self.store.name_owner(canonical)
+        if owner is not None:
+            raise Conflict(
+                f'Conflict. The container name "{canonical}" is already in use by container '
+                f'"{owner}". You have to remove (or rename) that container to be able to reuse '
+                "that name."
+            )
+
     def containers_using_volume(self, name: str) -> list[str]:
         return [r.id for r in self.store if any(m.get("Name") == name for m in r.mounts)]
 
@@ -96,13 +105,7 @@ class ContainerService:
         merged = merge_with_image(config, (image.config.get("config") or {}))
         command = command_of(merged)
         canonical = validate_name(name) if name else generate_name(self.store.names())
-        owner = self.store.name_owner(canonical)
-        if owner is not None:
-            raise Conflict(
-                f'Conflict. The container name "{canonical}" is already in use by container '
-                f'"{owner}". You have to remove (or rename) that container to be able to reuse '
-                "that name."
-            )
+        self._check_name_free(canonical)
         volumes_from = []
         for entry in host.get("VolumesFrom") or []:
             ref, _, mode = str(entry).partition(":")
@@ -350,13 +353,7 @@ class ContainerService:
         canonical = validate_name(new_name)
         if canonical == record.name:
             raise InvalidParameter("Renaming a container with the same name as its current name")
-        owner = self.store.name_owner(canonical)
-        if owner is not None:
-            raise Conflict(
-                f'Conflict. The container name "{canonical}" is already in use by container '
-                f'"{owner}". You have to remove (or rename) that container to be able to reuse '
-                "that name."
-            )
+        self._check_name_free(canonical)
         old = record.name
         self.store.rename(record, canonical)
         attrs = {**self.lifecycle.attributes(record), "oldName": old}
