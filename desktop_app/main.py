@@ -1,11 +1,74 @@
-"""Entry point of `doca-desktop`."""
+"""Entry point of ``doca-desktop``: parse the command line, supervise the engine, show the
+window, and run until Quit."""
 
+from __future__ import annotations
+
+import argparse
+import logging
+import os
 import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from desktop_app import aio
+from desktop_app.desktop import DesktopApp
+from desktop_app.engine_status import engine_argv
+from desktop_app.engine_supervisor import EngineSupervisor
+from doca.client.transport import DEFAULT_HOST
+
+NOT_ROOT = (
+    "starting doca-engine needs root: run doca-desktop as root, or start the engine as a "
+    "service (a pkexec prompt is not supported yet)"
+)
 
 
-def main() -> None:
-    print(
-        "doca-desktop is not ready yet in this version of Doca; run doca-engine (see README.md).",
-        file=sys.stderr,
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="doca-desktop", description="The Doca desktop app and system tray."
     )
-    sys.exit(1)
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("DOCKER_HOST") or DEFAULT_HOST,
+        help="the engine's socket, e.g. unix:///run/doca/doca.sock (default: $DOCKER_HOST)",
+    )
+    parser.add_argument(
+        "--no-start-engine",
+        action="store_true",
+        help="only connect to a running engine, never start one",
+    )
+    parser.add_argument("--data-root", type=Path, default=Path("/var/lib/doca"))
+    parser.add_argument("--exec-root", type=Path, default=Path("/run/doca"))
+    parser.add_argument("--hidden", action="store_true", help="start in the tray only")
+    parser.add_argument("--log-level", default="warning")
+    return parser.parse_args(argv)
+
+
+def make_supervisor(args: argparse.Namespace) -> EngineSupervisor:
+    if args.no_start_engine:
+        return EngineSupervisor(args.host, None, no_start_reason="--no-start-engine was given")
+    if os.geteuid() != 0:
+        return EngineSupervisor(args.host, None, no_start_reason=NOT_ROOT)
+    return EngineSupervisor(args.host, engine_argv(args.host, args.data_root, args.exec_root))
+
+
+async def run_desktop(app: QApplication, args: argparse.Namespace) -> int:
+    desktop = DesktopApp(make_supervisor(args))
+    aio.on_quit_signals(desktop.quit_requested.set)
+    desktop.start()
+    if not args.hidden or not desktop.tray.available:
+        desktop.show()
+    await desktop.run_until_quit()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sys.exit(aio.run(lambda app: run_desktop(app, args), sys.argv[:1]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up Doca on a fresh Debian/Ubuntu machine and run it, or run its tests.
 #
-#   sudo bash installers/linux/setup.sh run    # install everything, then start the engine
-#                                               # (doca-desktop once it is ready and a display exists)
+#   sudo bash installers/linux/setup.sh run    # install everything, then start doca-desktop
+#                                               # (or only the engine when there is no display)
 #   sudo bash installers/linux/setup.sh test   # install everything, then run the whole test suite
 #
 # System packages come from apt, Python packages go into ./.venv.
@@ -57,6 +57,10 @@ install_python
 
 case "$mode" in
     run)
+        # The desktop app starts and supervises the engine; without a display, run the engine.
+        if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
+            exec "$venv/bin/doca-desktop" "$@"
+        fi
         exec "$venv/bin/doca-engine" "$@"
         ;;
     test)

@@ -1,0 +1,1 @@
+"""Qt table models over the Qt-free stores of ``desktop_app.state``."""

@@ -1,0 +1,1 @@
+"""Qt-free application state: stores of engine objects kept fresh by the ``/events`` stream."""

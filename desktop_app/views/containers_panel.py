@@ -1,0 +1,82 @@
+"""``ContainersPanel``: the containers table (Compose projects grouped), the verbs in a toolbar,
+and the selected container's log below."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter, QWidget
+
+from desktop_app.qtmodels.resources import ContainersModel
+from desktop_app.state.resources import ContainersStore
+from desktop_app.state.rows import ContainerRow, allowed_actions
+from desktop_app.tasks import TaskOwner
+from desktop_app.views.container_actions import VERBS, ContainerActions
+from desktop_app.views.logs_view import LogsView
+from desktop_app.views.prompts import ErrorReporter
+from desktop_app.views.run_dialog import RunDialog
+from desktop_app.views.table_panel import TablePanel
+from doca.client import EngineClient
+
+
+class ContainersPanel(TablePanel[ContainerRow]):
+    def __init__(
+        self,
+        client: EngineClient,
+        store: ContainersStore,
+        actions: ContainerActions,
+        tasks: TaskOwner,
+        report: ErrorReporter,
+        image_names: Callable[[], Sequence[str]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(ContainersModel(store), store, parent)
+        self._client = client
+        self._actions = actions
+        self._tasks = tasks
+        self._report = report
+        self._image_names = image_names
+        self.run_dialog: RunDialog | None = None
+        self.add_action("Run…", lambda: self.open_run_dialog(), "Run a new container")
+        self.toolbar.addSeparator()
+        self.verb_actions = {
+            verb: self.add_action(verb.capitalize(), self._verb_handler(verb), f"{verb} selected")
+            for verb in VERBS
+        }
+        self.logs = LogsView(client, store)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.layout_.removeWidget(self.table)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.logs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.layout_.addWidget(splitter)
+        self.update_actions()
+
+    def _verb_handler(self, verb: str) -> Callable[[], object]:
+        return lambda: self.run_verb(verb)
+
+    def run_verb(self, verb: str) -> asyncio.Task[None] | None:
+        """Apply a verb to the selected containers (the toolbar's handler)."""
+        return self._actions.run(verb, self.selected_rows())
+
+    def open_run_dialog(self, image: str = "") -> RunDialog:
+        """Open the run dialog (non-modal); it creates and starts the container on OK."""
+        dialog = RunDialog(
+            self._client, self._tasks, self._report, self._image_names(), image, parent=self
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.run_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def update_actions(self) -> None:
+        rows = self.selected_rows()
+        for verb, action in self.verb_actions.items():
+            action.setEnabled(bool(rows) and all(verb in allowed_actions(r.state) for r in rows))
+        self.logs.show_container(rows[0].id if len(rows) == 1 else None)
+
+    async def aclose(self) -> None:
+        await self.logs.aclose()

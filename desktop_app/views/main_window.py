@@ -1,0 +1,112 @@
+"""``MainWindow``: a sidebar (Containers, Images, Volumes), the panels, an Engine menu, and a
+status bar with the engine's state. Closing it hides it while the tray keeps the app running."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+
+from desktop_app.engine_status import EngineState, EngineStatus
+from desktop_app.state.session import EngineSession
+from desktop_app.tasks import TaskOwner
+from desktop_app.views.container_actions import ContainerActions
+from desktop_app.views.containers_panel import ContainersPanel
+from desktop_app.views.engine_controls import EngineControls, state_icon
+from desktop_app.views.images_panel import ImagesPanel
+from desktop_app.views.prompts import ErrorReporter, Prompts
+from desktop_app.views.volumes_panel import VolumesPanel
+
+PAGES = ("Containers", "Images", "Volumes")
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        session: EngineSession,
+        engine: EngineControls,
+        container_actions: ContainerActions,
+        tasks: TaskOwner,
+        prompts: Prompts,
+        report: ErrorReporter,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("Doca")
+        self.resize(1100, 700)
+        #: Closing hides the window (the tray brings it back) instead of quitting.
+        self.hide_on_close = True
+        #: Called when the window really closes (the app quits then).
+        self.on_close: Callable[[], None] | None = None
+        client = session.client
+        self.images = ImagesPanel(
+            client, session.images, session.containers, tasks, prompts, report, self.run_image
+        )
+        self.containers = ContainersPanel(
+            client,
+            session.containers,
+            container_actions,
+            tasks,
+            report,
+            self.images.images_model.image_names,
+        )
+        self.volumes = VolumesPanel(client, session.volumes, tasks, prompts, report)
+        self.sidebar = QListWidget()
+        self.sidebar.addItems(list(PAGES))
+        self.sidebar.setFixedWidth(140)
+        self.pages = QStackedWidget()
+        for panel in (self.containers, self.images, self.volumes):
+            self.pages.addWidget(panel)
+        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.sidebar.setCurrentRow(0)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        engine_menu = self.menuBar().addMenu("&Engine")
+        for action in (engine.start_action, engine.stop_action, engine.restart_action):
+            engine_menu.addAction(action)
+        self.engine_label = QLabel()
+        self.statusBar().addPermanentWidget(self.engine_label, 1)
+        engine.on_status(self._engine_status)
+
+    def show_page(self, name: str) -> None:
+        self.sidebar.setCurrentRow(PAGES.index(name))
+
+    def show_container(self, container_id: str) -> None:
+        """Bring the window up on the Containers page with this container (and its log)."""
+        self.show_dashboard()
+        self.show_page("Containers")
+        self.containers.select_key(container_id)
+
+    def show_dashboard(self) -> None:
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def run_image(self, image: str) -> None:
+        self.show_page("Containers")
+        self.containers.open_run_dialog(image)
+
+    def _engine_status(self, status: EngineStatus) -> None:
+        self.engine_label.setText(status.summary())
+        tail = "\n".join(status.log_lines[-10:])
+        self.engine_label.setToolTip(tail if status.state is EngineState.ERROR else "")
+        self.setWindowIcon(state_icon(status.state))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.hide_on_close:
+            event.ignore()
+            self.hide()
+        else:
+            event.accept()
+            if self.on_close is not None:
+                self.on_close()

@@ -1,0 +1,43 @@
+"""Fixtures of the desktop app's tests: Qt offscreen, a qasync loop pytest-qt can drive, and
+prompts that answer by themselves."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from desktop_app import aio
+from desktop_app.qt_none_guard import protect_none
+from tests.desktop.fakes import AnsweringPrompts
+
+# PySide6 6.12.0 on Python 3.11 leaks references of None on every void Qt call (see the module).
+protect_none()
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """A qasync loop on pytest-qt's application: asyncio work runs while ``qtbot.wait*``
+    processes Qt events. Tasks still pending at the end are cancelled and waited for."""
+    loop = aio.attach(qapp)
+    try:
+        yield loop
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        deadline = loop.time() + 5
+        while any(not t.done() for t in pending) and loop.time() < deadline:
+            qapp.processEvents()
+        aio.detach(loop)
+
+
+@pytest.fixture
+def prompts() -> AnsweringPrompts:
+    return AnsweringPrompts()
