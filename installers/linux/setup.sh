@@ -24,7 +24,7 @@ apt_packages=(
     libegl1 libgl1 libfontconfig1 libdbus-1-3
 )
 # Only for the test suite: Debian's dockerd is the reference the tests compare against.
-test_packages=(docker.io xvfb)
+test_packages=(docker.io xvfb xauth)
 
 install_system() {
     local missing=() wanted=("${apt_packages[@]}")
