@@ -8,6 +8,7 @@ import grp
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -90,8 +91,11 @@ class Engine:
         """Bring the stores back to a consistent state after any crash, before serving."""
         self.paths.create()
         dropped = self.content.clean_ingest() + self.snapshots.clean()
-        for leftover in self.paths.tmp.iterdir():
-            leftover.unlink(missing_ok=True) if not leftover.is_dir() else None
+        for leftover in self.paths.tmp.iterdir():  # uploads a crash left half-received
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         self.image_store.load()
         self.container_store.load()
         self.volumes.load()
