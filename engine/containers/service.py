@@ -31,6 +31,7 @@ from engine.errors import Conflict, InvalidParameter, NotFound, SystemError_
 from engine.events.bus import EventBus
 from engine.filters import Filters, parse_timestamp
 from engine.images.service import ContainerUse, ImageService
+from engine.meta.disk import directory_size
 from engine.runtime.oci import RuntimeFailure
 from engine.timefmt import parse_rfc3339, rfc3339_nano
 
@@ -363,6 +364,7 @@ class ContainerService:
         filters.validate(PRUNE_FILTERS)
         until = [parse_timestamp(u) for u in filters.get("until")]
         deleted = []
+        reclaimed = 0
         for record in list(self.store):
             if is_running(record.state.status) or record.state.status is Status.REMOVING:
                 continue
@@ -372,8 +374,11 @@ class ContainerService:
                 record.labels
             ):
                 continue
+            upper = self.lifecycle.paths(record).upper
+            size = await asyncio.to_thread(directory_size, upper)
             with contextlib.suppress(NotFound, Conflict):
                 await self.remove(record.id)
                 deleted.append(record.id)
-        self.events.publish("container", "prune", "", {"reclaimed": "0"})
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+                reclaimed += size
+        self.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from engine.containers.service import ContainerService
 from engine.containers.views import summary
 from engine.filters import Filters
 from engine.images.service import ImageService
+from engine.meta.disk import directory_size
 from engine.volumes.service import VolumeService
-
-
-def directory_size(path: str | os.PathLike[str]) -> int:
-    """Bytes of the regular files under ``path``, counting each inode once; links not followed."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for directory, _, files in os.walk(path):
-        for name in files:
-            try:
-                info = os.lstat(os.path.join(directory, name))
-            except OSError:
-                continue
-            key = (info.st_dev, info.st_ino)
-            if key not in seen:
-                seen.add(key)
-                total += info.st_size
-    return total
 
 
 def container_sizes(containers: ContainerService, container_id: str) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.events.bus import EventBus
 from engine.filters import Filters
 from engine.meta.atomic import read_json, write_json
+from engine.meta.disk import directory_size
 from engine.runtime.mounts import MS_BIND, mount, unmount
 from engine.timefmt import rfc3339_nano
 
@@ -172,12 +173,7 @@ class VolumeService:
         self.events.publish("volume", "destroy", name, {"driver": "local"})
 
     def size(self, name: str) -> int:
-        total = 0
-        for directory, _, files in os.walk(self.data(name)):
-            for file in files:
-                with contextlib.suppress(OSError):
-                    total += os.lstat(os.path.join(directory, file)).st_size
-        return total
+        return directory_size(self.data(name))
 
     def prune(self, filters: Filters) -> dict[str, Any]:
         filters.validate(PRUNE_FILTERS)

@@ -73,6 +73,13 @@ def engine_df(engine: EngineProcess) -> dict:
     return json.loads(resp.body)
 
 
+def test_container_prune_reports_what_it_freed(fresh: tuple[EngineProcess, DockerCLI]) -> None:
+    _, docker = fresh
+    docker("run", "--name", "filler", "busybox", "sh", "-c", "head -c 70000 /dev/zero > /f")
+    out = docker("container", "prune", "-f").stdout
+    assert "Total reclaimed space: 70kB" in out
+
+
 def test_ps_size(fresh: tuple[EngineProcess, DockerCLI]) -> None:
     _, docker = fresh
     docker("run", "--name", "sized", "busybox", "sh", "-c", "head -c 50000 /dev/zero > /f")
