@@ -240,7 +240,7 @@ class Lifecycle:
     def _watch(self, record: ContainerRecord) -> None:
         async def monitor() -> None:
             await wait_for_exit(record.state.conmon_pid)
-            await self.handle_exit(record)
+            await self.handle_exit(record, seen_live=True)
 
         task = asyncio.create_task(monitor(), name=f"monitor-{record.short_id}")
         self._monitors[record.id] = task
@@ -253,7 +253,9 @@ class Lifecycle:
         except (OSError, ValueError):
             return 255, None  # conmon died without recording an exit: dockerd reports 255
 
-    async def handle_exit(self, record: ContainerRecord) -> None:
+    async def handle_exit(self, record: ContainerRecord, seen_live: bool = False) -> None:
+        """Record an exit. One the engine saw happen is dated now; one that happened while it
+        was down is dated by conmon's exit file (whose coarse mtime can lag a fast exit)."""
         async with self.lock(record.id):
             if not is_running(record.state.status):
                 return
@@ -266,7 +268,7 @@ class Lifecycle:
             state.pid = 0
             state.conmon_pid = 0
             state.exit_code = code
-            state.finished_at = rfc3339_nano(when)
+            state.finished_at = rfc3339_nano(None if seen_live else when)
             self.store.save_state(record)
             self.exited(record.id).set()
             self.resolve_exit_waiters(record.id, code)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from engine.timefmt import parse_rfc3339
 from tests.support.engine import DOCKER, DockerCLI, EngineProcess
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
@@ -42,7 +43,7 @@ def test_run_exit_code_and_stderr(docker: DockerCLI) -> None:
     assert result.stderr == "err\n"
     st = state(docker, "exit3")
     assert st["Status"] == "exited" and st["ExitCode"] == 3
-    assert st["FinishedAt"] >= st["StartedAt"]
+    assert parse_rfc3339(st["FinishedAt"]) >= parse_rfc3339(st["StartedAt"]) > 0
     docker("rm", "exit3")
 
 
