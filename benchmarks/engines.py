@@ -3,33 +3,94 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.dockerd import Dockerd, dockerd_available
-from tests.support.engine import DockerCLI, EngineProcess, short_root
+from tests.support.engine import DockerCLI, EngineProcess, UnixHTTPConnection, short_root
 from tests.support.testimage import TestImage, build_test_image
+
+API = "/v1.41"  # dockerd 20.10's version; Doca answers it too
 
 
 @dataclass
 class Engine:
     name: str
     cli: DockerCLI
+    socket: Path
+    pid: int  # the engine process; its descendants and monitors are found from here
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One API call over the unix socket: (status, decoded JSON body or None)."""
+        conn = UnixHTTPConnection(str(self.socket), timeout=60)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            conn.request(method, API + path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw.strip() else None
+        finally:
+            conn.close()
+
+
+def pings(socket: Path) -> bool:
+    """``GET /_ping`` answers OK (raw HTTP: the CLI's own start-up would blur the timing)."""
+    conn = UnixHTTPConnection(str(socket), timeout=5)
+    try:
+        conn.request("GET", "/_ping")
+        return conn.getresponse().read() == b"OK"
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def start_doca(root: Path) -> tuple[EngineProcess, float]:
+    """Launch Doca on ``root``; return it and the seconds from launch to ``/_ping`` answering."""
+    process = EngineProcess(root, ["--log-level", "warn"])
+    started = time.perf_counter()
+    try:
+        process.start()
+    except BaseException:
+        process.stop(signal.SIGKILL)
+        raise
+    return process, time.perf_counter() - started
+
+
+def start_dockerd(root: Path) -> tuple[Dockerd, float]:
+    daemon = Dockerd(root)
+    sock = root / "dockerd.sock"
+    started = time.perf_counter()
+    try:
+        daemon.start(lambda: pings(sock))
+    except BaseException:
+        stop_dockerd(daemon, root)
+        raise
+    return daemon, time.perf_counter() - started
+
+
+def stop_dockerd(daemon: Dockerd, root: Path) -> None:
+    daemon.stop()
+    subprocess.run(["umount", "-R", str(root)], capture_output=True, check=False)
 
 
 @contextlib.contextmanager
 def doca_engine(image: TestImage) -> Iterator[Engine]:
     root = short_root()
-    process = EngineProcess(root, ["--log-level", "warn"])
-    process.start()
+    process, _ = start_doca(root)
     try:
+        assert process.proc is not None
         cli = DockerCLI(process.host, root)
         cli("load", "-i", str(image.save_tar))
-        yield Engine("doca", cli)
+        yield Engine("doca", cli, process.socket, process.proc.pid)
     finally:
         process.stop(signal.SIGTERM)
         shutil.rmtree(root, ignore_errors=True)
@@ -41,15 +102,16 @@ def debian_dockerd(image: TestImage) -> Iterator[Engine | None]:
         yield None
         return
     root = short_root()
-    daemon = Dockerd(root)
-    cli = DockerCLI(daemon.host, root)
-    daemon.start(lambda: cli("version", check=False).returncode == 0)
     try:
-        cli("load", "-i", str(image.save_tar))
-        yield Engine("dockerd", cli)
+        daemon, _ = start_dockerd(root)
+        try:
+            assert daemon.proc is not None
+            cli = DockerCLI(daemon.host, root)
+            cli("load", "-i", str(image.save_tar))
+            yield Engine("dockerd", cli, root / "dockerd.sock", daemon.proc.pid)
+        finally:
+            stop_dockerd(daemon, root)
     finally:
-        daemon.stop()
-        subprocess.run(["umount", "-R", str(root)], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
