@@ -36,6 +36,8 @@ from typing import BinaryIO
 import orjson
 
 from engine.errors import InvalidParameter, SystemError_
+from engine.snapshots import tarstream
+from engine.snapshots.tarstream import open_stream
 
 _CHUNK = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -124,7 +126,7 @@ def extract(
     which is ``dest`` (components below the container's root)."""
     extractor = _Extractor(dest_fd, dest, no_overwrite_dir_non_dir, copy_uid_gid)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+        with open_stream(stream) as tar:
             for member in tar:
                 extractor.apply(tar, member)
         extractor.finish()
@@ -329,7 +331,6 @@ def _reason(error: OSError) -> str:
 
 def _mtime_ns(member: tarfile.TarInfo) -> int:
     try:
-        mtime_ns = int(member.mtime * 1_000_000_000)
+        return tarstream.mtime_ns(member)
     except (OverflowError, ValueError) as e:
         raise CopyError(f"invalid tar member {member.name!r}: bad mtime") from e
-    return max(-(2**63), min(mtime_ns, 2**63 - 1))

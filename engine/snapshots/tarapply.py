@@ -20,9 +20,11 @@ import stat
 import tarfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Self
+from typing import BinaryIO
 
 from engine.errors import InvalidParameter
+from engine.snapshots.tarstream import drain, open_stream
+from engine.snapshots.tarstream import mtime_ns as member_mtime_ns
 
 _CHUNK = 1 << 20
 _MAX_NAME_BYTES = 4096
@@ -55,7 +57,7 @@ def apply_layer(stream: BinaryIO, target: Path, *, allow_devices: bool | None = 
         allow_devices = os.geteuid() == 0
     applier = _Applier(os.open(target, _DIR_FLAGS), allow_devices)
     try:
-        with _open_tar(stream) as tar:
+        with open_stream(stream) as tar:
             for member in tar:
                 try:
                     applier.apply(tar, member)
@@ -74,28 +76,6 @@ def apply_layer(stream: BinaryIO, target: Path, *, allow_devices: bool | None = 
     return applier.size
 
 
-def _open_tar(stream: BinaryIO) -> tarfile.TarFile:
-    try:
-        return tarfile.open(fileobj=stream, mode="r|*", tarinfo=_StrictTarInfo)
-    except TypeError as e:  # tarfile's gzip header parser trips over a cut-off header
-        raise LayerError("invalid tar stream: truncated gzip header") from e
-
-
-class _StrictTarInfo(tarfile.TarInfo):
-    """Reports damaged headers, which tarfile takes for the end of the archive after member one."""
-
-    @classmethod
-    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
-        try:
-            return super().frombuf(buf, encoding, errors)
-        except tarfile.HeaderError as e:
-            # Like Go's archive/tar: a stream ending on a block boundary or a zero block is a clean
-            # end; a partial or garbled header means the stream was cut or corrupted.
-            if not buf or (len(buf) == tarfile.BLOCKSIZE and buf.count(b"\0") == len(buf)):
-                raise
-            raise tarfile.ReadError(f"unexpected end of data or corrupt header ({e})") from None
-
-
 class _Applier:
     def __init__(self, root_fd: int, allow_devices: bool) -> None:
         self.root_fd = root_fd
@@ -112,16 +92,16 @@ class _Applier:
         if parts[0].startswith(_WHITEOUT_META_PREFIX) and parts != (_WHITEOUT_OPAQUE,):
             return  # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs) means nothing to overlayfs
         if parts[-1].startswith(_WHITEOUT_PREFIX):
-            _drain(tar, member)
+            drain(tar, member)
             self._whiteout(parts, member)
             return
         if (member.ischr() or member.isblk()) and not self.allow_devices:
             return
         known = member.isreg() or member.isdir() or member.issym() or member.islnk()
         if not (known or member.isdev()):  # isdev() covers fifos too
-            _drain(tar, member)
+            drain(tar, member)
             return
-        mtime_ns = _mtime_ns(member)
+        mtime_ns = member_mtime_ns(member)
         parent_fd = self._open_dir(parts[:-1], create=True)
         try:
             if member.islnk():
@@ -316,13 +296,6 @@ def _member_parts(name: str) -> _Parts:
     return parts
 
 
-def _mtime_ns(member: tarfile.TarInfo) -> int:
-    mtime_ns = int(member.mtime * 1_000_000_000)  # NaN and infinity raise ValueError/OverflowError
-    if not -(2**63) <= mtime_ns < 2**63:
-        raise OverflowError(f"mtime {member.mtime} out of range")
-    return mtime_ns
-
-
 def _set_node_metadata(
     parent_fd: int, name: str, member: tarfile.TarInfo, mtime_ns: int, *, chmod: bool
 ) -> None:
@@ -354,11 +327,3 @@ def _set_xattrs(target: int | str, member: tarfile.TarInfo, *, follow_symlinks: 
             raise LayerError(
                 f"invalid tar member {member.name!r}: cannot set xattr {attr!r}: {e.strerror}"
             ) from e
-
-
-def _drain(tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-    """Read a skipped member's data so a stream cut inside it is still reported."""
-    data = tar.extractfile(member) if member.size else None
-    if data is not None:
-        while data.read(_CHUNK):
-            pass

@@ -214,3 +214,12 @@ def test_no_overwrite_dir_non_dir(root: Path) -> None:
 def test_corrupt_upload(root: Path) -> None:
     with pytest.raises(CopyError, match="Error processing tar file"):
         archive.extract_to(root, "/tmp", io.BytesIO(b"garbage" * 200), True, False)
+
+
+def test_a_cut_off_upload_is_refused(root: Path) -> None:
+    """tarfile alone would take a damaged second header for the end of the archive."""
+    data = _tar(("tmp/first", b"one"), ("tmp/second", b"two" * 2000)).getvalue()
+    second_header = data.index(b"tmp/second")
+    cut = data[: second_header + 100]
+    with pytest.raises(CopyError, match="Error processing tar file"):
+        archive.extract_to(root, "/", io.BytesIO(cut), False, False)
