@@ -23,8 +23,9 @@ apt_packages=(
     libxcb-render-util0 libxcb-image0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1
     libegl1 libgl1 libfontconfig1 libdbus-1-3
 )
-# Only for the test suite: Debian's dockerd is the reference the tests compare against.
-test_packages=(docker.io xvfb xauth)
+# Only for the test suite: Debian's dockerd and credential helpers are the references the tests
+# compare against; gnome-keyring provides a Secret Service for the credential helper's tests.
+test_packages=(docker.io xvfb xauth gnome-keyring dbus dbus-x11 golang-docker-credential-helpers)
 
 install_system() {
     local missing=() wanted=("${apt_packages[@]}")
