@@ -1,9 +1,47 @@
-"""Entry point of the `doca` command."""
+"""Entry point of the `doca` command: the click group, the engine host option and the
+translation of engine errors the commands let through."""
 
-import sys
+from __future__ import annotations
 
-from doca.placeholder import not_ready
+from typing import Any
+
+import click
+
+from doca.cli import containers, images, system, volumes
+from doca.cli.runner import Session, fail
+from doca.client import EngineError
+from doca.client.transport import default_host
+
+
+class DocaGroup(click.Group):
+    """Engine errors that escape a command print as the docker CLI prints them and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EngineError as error:
+            session = ctx.find_object(Session)
+            fail(error, session.host if session else default_host())
+
+
+@click.group(cls=DocaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-H",
+    "--host",
+    metavar="HOST",
+    default=default_host,
+    show_default="$DOCKER_HOST or unix:///run/doca/doca.sock",
+    help="Engine socket to connect to.",
+)
+@click.pass_context
+def cli(ctx: click.Context, host: str) -> None:
+    """A client for Doca and other Docker-API engines."""
+    ctx.obj = Session(host)
+
+
+for command in (*containers.COMMANDS, *images.COMMANDS, *volumes.COMMANDS, *system.COMMANDS):
+    cli.add_command(command)
 
 
 def main() -> None:
-    sys.exit(not_ready("doca"))
+    cli(prog_name="doca")
