@@ -1,0 +1,198 @@
+"""Bridges and veth pairs through netlink (pyroute2). Every function blocks: call them from a
+worker thread, never from the event loop's thread (pyroute2's synchronous API runs a loop of its
+own)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from engine.networks import netns
+
+Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+ENOENT = 2
+EEXIST = 17
+NODAD = 0x02  # IFA_F_NODAD: an address the engine allocated needs no duplicate detection
+
+
+def _lookup(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def _addresses(ipr: IPRoute, index: int) -> list[Interface]:
+    result: list[Interface] = []
+    for message in ipr.get_addr(index=index):
+        address = message.get_attr("IFA_ADDRESS")
+        if address is None:
+            continue
+        interface = ipaddress.ip_interface(f"{address}/{message['prefixlen']}")
+        if not interface.ip.is_link_local:
+            result.append(interface)
+    return result
+
+
+def _set_sysfs(path: str, value: str) -> None:
+    with contextlib.suppress(OSError):
+        Path(path).write_text(value)
+
+
+def link_exists(name: str) -> bool:
+    with IPRoute() as ipr:
+        return _lookup(ipr, name) is not None
+
+
+def bridge_addresses(name: str) -> list[Interface] | None:
+    """The addresses of bridge ``name``, or None if there is no such link."""
+    with IPRoute() as ipr:
+        index = _lookup(ipr, name)
+        return None if index is None else _addresses(ipr, index)
+
+
+def ensure_bridge(name: str, addresses: Sequence[Interface], mtu: int | None = None) -> None:
+    """Create bridge ``name`` if needed, give it ``addresses`` and bring it up.
+
+    Published ports on the host's loopback are DNAT'ed to containers, which the kernel only
+    routes out of the bridge with ``route_localnet``.
+    """
+    with IPRoute() as ipr:
+        index = _lookup(ipr, name)
+        if index is None:
+            options = {"mtu": mtu} if mtu else {}
+            with contextlib.suppress(NetlinkError):  # lost a race with another creator
+                ipr.link("add", ifname=name, kind="bridge", **options)
+            index = _lookup(ipr, name)
+            if index is None:
+                raise OSError(ENOENT, f"bridge {name} could not be created")
+        have = set(_addresses(ipr, index))
+        for interface in addresses:
+            if interface in have:
+                continue
+            if interface.version == 6:
+                _set_sysfs(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
+            try:
+                ipr.addr(
+                    "add",
+                    index=index,
+                    address=str(interface.ip),
+                    prefixlen=interface.network.prefixlen,
+                )
+            except NetlinkError as exc:
+                if exc.code != EEXIST:
+                    raise
+        ipr.link("set", index=index, state="up")
+    _set_sysfs(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
+
+
+def delete_link(name: str) -> None:
+    """Delete a link (a bridge, or a veth together with its peer); absent is fine."""
+    with IPRoute() as ipr:
+        index = _lookup(ipr, name)
+        if index is None:
+            return
+        try:
+            ipr.link("del", index=index)
+        except NetlinkError as exc:
+            if exc.code != ENOENT:
+                raise
+
+
+def host_veth_name() -> str:
+    return "veth" + secrets.token_hex(4)[:7]
+
+
+@dataclass(frozen=True)
+class EndpointLink:
+    """One network interface of a container: a veth pair between its namespace and a bridge."""
+
+    bridge: str
+    host_ifname: str
+    ifname: str  # the name inside the container: eth0, eth1, …
+    mac: str
+    addresses: tuple[Interface, ...]
+    gateways: tuple[Address, ...] = ()  # default routes to add (the first network's)
+    mtu: int | None = None
+
+
+def add_endpoint(netns_path: Path, link: EndpointLink) -> None:
+    """Create the veth pair, plug the host end into the bridge, and set up the container end."""
+    with IPRoute() as ipr:
+        bridge = _lookup(ipr, link.bridge)
+        if bridge is None:
+            raise OSError(ENOENT, f"bridge {link.bridge} not found")
+        peer_name = "p" + link.host_ifname[1:]
+        options = {"mtu": link.mtu} if link.mtu else {}
+        fd = netns.open_fd(netns_path)
+        try:
+            ipr.link(
+                "add",
+                ifname=link.host_ifname,
+                kind="veth",
+                peer={"ifname": peer_name, "net_ns_fd": fd, **options},
+                **options,
+            )
+        finally:
+            netns.close_fd(fd)
+        host = _lookup(ipr, link.host_ifname)
+        assert host is not None
+        ipr.link("set", index=host, master=bridge, state="up")
+    # Lets a container reach its own published port through a host address, which the
+    # bridge would otherwise not send back out of the port it arrived on.
+    _set_sysfs(f"/sys/class/net/{link.host_ifname}/brport/hairpin_mode", "1")
+    try:
+        netns.run_in(netns_path, lambda: _configure_inside(peer_name, link))
+    except BaseException:
+        delete_link(link.host_ifname)
+        raise
+
+
+def _configure_inside(peer_name: str, link: EndpointLink) -> None:
+    if any(a.version == 6 for a in link.addresses):
+        _set_sysfs("/proc/sys/net/ipv6/conf/all/disable_ipv6", "0")
+    with IPRoute() as ipr:
+        loopback = _lookup(ipr, "lo")
+        if loopback is not None:
+            ipr.link("set", index=loopback, state="up")
+        index = _lookup(ipr, peer_name)
+        if index is None:
+            raise OSError(ENOENT, f"{peer_name} did not arrive in the container's namespace")
+        ipr.link("set", index=index, ifname=link.ifname, address=link.mac)
+        for interface in link.addresses:
+            ipr.addr(
+                "add",
+                index=index,
+                address=str(interface.ip),
+                prefixlen=interface.network.prefixlen,
+                flags=NODAD if interface.version == 6 else 0,
+            )
+        ipr.link("set", index=index, state="up")
+        for gateway in link.gateways:
+            default = "0.0.0.0/0" if gateway.version == 4 else "::/0"
+            ipr.route("add", dst=default, gateway=str(gateway))
+
+
+def bring_up_loopback(netns_path: Path) -> None:
+    def work() -> None:
+        with IPRoute() as ipr:
+            loopback = _lookup(ipr, "lo")
+            if loopback is not None:
+                ipr.link("set", index=loopback, state="up")
+
+    netns.run_in(netns_path, work)
+
+
+def remove_endpoint(netns_path: Path | None, host_ifname: str, ifname: str) -> None:
+    """Delete a container's veth pair, from the host side or else from inside its namespace."""
+    if link_exists(host_ifname):
+        delete_link(host_ifname)
+    elif netns_path is not None and netns.exists(netns_path):
+        netns.run_in(netns_path, lambda: delete_link(ifname))
