@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # pyroute2 logs every netlink message at debug level.
+    logging.getLogger("pyroute2").setLevel(max(logging.INFO, config.python_log_level))
     pidfile = PidFile(config.pidfile) if config.pidfile else None
     try:
         if pidfile:

@@ -31,6 +31,9 @@ class EngineConfig:
     debug: bool = False
     config_file: Path | None = None
     bridge: str = "doca0"
+    bip: str = ""  # the default bridge's address and prefix, e.g. 172.30.0.1/16
+    default_address_pools: list[str] = field(default_factory=list)  # "base=…,size=…"
+    mtu: int = 0
     labels: list[str] = field(default_factory=list)
     insecure_tcp: bool = False
     group: str = "doca"
@@ -78,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-b", "--bridge", help="bridge for the default network; 'none' disables it (default doca0)"
     )
+    parser.add_argument("--bip", help="the default bridge's address and prefix (CIDR)")
+    parser.add_argument(
+        "--default-address-pool",
+        dest="default_address_pools",
+        action="append",
+        metavar="base=CIDR,size=N",
+        help="where networks without a --subnet get theirs (repeatable)",
+    )
+    parser.add_argument("--mtu", type=int, help="MTU of the default bridge's interfaces")
     parser.add_argument("--label", dest="labels", action="append", help="engine label key=value")
     parser.add_argument(
         "--insecure-tcp",
@@ -124,7 +136,17 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, (str, Path)) or not str(value):
             raise InvalidParameter(f"{name.replace('_', '-')} must be a path")
         return Path(value)
-    if name in ("hosts", "labels"):
+    if name == "mtu":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+            raise InvalidParameter("mtu must be a number between 0 and 65535")
+        return value
+    if name == "default_address_pools" and isinstance(value, list):
+        # daemon.json spells pools as dockerd's: [{"base": "10.10.0.0/16", "size": 24}]
+        value = [
+            f"base={v.get('base')},size={v.get('size')}" if isinstance(v, dict) else v
+            for v in value
+        ]
+    if name in ("hosts", "labels", "default_address_pools"):
         if isinstance(value, str):
             return [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -24,12 +24,19 @@ from engine.config import EngineConfig, reload_config
 from engine.containers.host import HostSetup, detect_host
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.service import ContainerService
+from engine.containers.state import is_running
 from engine.containers.store import ContainerStore
 from engine.content.store import ContentStore
-from engine.errors import InvalidParameter
+from engine.errors import EngineError, InvalidParameter
 from engine.events.bus import EventBus
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
+from engine.networks.dns import EmbeddedDns, host_upstreams
+from engine.networks.firewall import Firewall, table_name
+from engine.networks.nftables import Nftables
+from engine.networks.ports import PortAllocator
+from engine.networks.sandbox import SandboxManager
+from engine.networks.service import NetworkService
 from engine.paths import Paths
 from engine.snapshots.store import SnapshotStore
 from engine.volumes.service import VolumeService
@@ -37,6 +44,7 @@ from engine.volumes.service import VolumeService
 log = logging.getLogger("doca.engine")
 
 SHUTDOWN_TIMEOUT = 3.0
+HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
 class PidFile:
@@ -83,6 +91,7 @@ class Engine:
         self.images = ImageService(self.image_store, self.events)
         self.container_store = ContainerStore(self.paths.containers)
         self.volumes = VolumeService(self.paths.volumes, self.events)
+        self.networks = NetworkService(config, self.paths.networks, self.events)
         self.containers: ContainerService | None = None
         self._runners: list[web.AppRunner] = []
         self._stopping = asyncio.Event()
@@ -99,6 +108,12 @@ class Engine:
         self.image_store.load()
         self.container_store.load()
         self.volumes.load()
+        self.networks.load()
+        try:
+            self.networks.ensure_default_bridge()
+        except (OSError, EngineError) as exc:
+            # Containers can still run with --network host or none.
+            log.error("no default bridge network %s: %s", self.config.bridge, exc)
         freed = self.images.collect_garbage()
         if dropped or freed:
             log.info("recovered: removed %d partial objects, %d bytes unused", dropped, freed)
@@ -156,7 +171,25 @@ class Engine:
         record = self.image_store.images.get(image_id)
         return record.chain_id if record else None
 
-    def _container_service(self, setup: HostSetup) -> ContainerService:
+    def _sandboxes(self) -> SandboxManager:
+        nft = Nftables.probe()
+        if nft is None:
+            log.warning(
+                "nftables is not usable: published ports go through the userland proxy "
+                "and containers get no outbound NAT"
+            )
+        manager = SandboxManager(
+            self.networks,
+            self.paths.sandboxes,
+            self.paths.netns,
+            Firewall(nft, table_name(self.config.bridge)),
+            PortAllocator(),
+            EmbeddedDns(lambda: host_upstreams(HOST_RESOLV_CONF)),
+        )
+        manager.load()
+        return manager
+
+    def _container_service(self, setup: HostSetup, sandboxes: SandboxManager) -> ContainerService:
         lifecycle = Lifecycle(
             self.container_store,
             self.snapshots,
@@ -166,6 +199,7 @@ class Engine:
             self.paths.exec_root,
             self._chain_of,
             self.volumes,
+            sandboxes,
         )
         return ContainerService(self.container_store, lifecycle, self.images, self.events)
 
@@ -175,8 +209,11 @@ class Engine:
         await asyncio.to_thread(self.recover)
         setup = await asyncio.to_thread(detect_host, self.paths.exec_root)
         log.info("OCI runtime: %s (%s)", setup.runtime.path, setup.cgroups.note)
-        self.containers = containers = self._container_service(setup)
+        sandboxes = await asyncio.to_thread(self._sandboxes)
+        self.containers = containers = self._container_service(setup, sandboxes)
         await containers.lifecycle.recover()
+        await sandboxes.collect({r.id for r in self.container_store if is_running(r.state.status)})
+        await sandboxes.refresh_firewall()
         await containers.start_on_boot()
         ctx = ApiContext(
             config=self.config,
@@ -185,6 +222,7 @@ class Engine:
             images=self.images,
             containers=containers,
             volumes=self.volumes,
+            networks=self.networks,
             engine_id=_engine_id(self.paths),
             started_at=time.time(),
         )
@@ -200,6 +238,11 @@ class Engine:
             await containers.health.close()
             await containers.execs.close()
             await containers.lifecycle.close()
+            await sandboxes.close()
+            if not sandboxes.sandboxes:
+                # Nothing runs that needs the NAT rules; a start builds them again.
+                with contextlib.suppress(Exception):
+                    await sandboxes.firewall.remove()
             self.events.close()
             for runner in self._runners:
                 await runner.cleanup()

@@ -56,6 +56,16 @@ class Paths:
         return self.data_root / "networks"
 
     @property
+    def netns(self) -> Path:
+        """Containers' network namespaces, each pinned by a bind mount on a file."""
+        return self.exec_root / "netns"
+
+    @property
+    def sandboxes(self) -> Path:
+        """What the engine set up for each running container's network (runtime state)."""
+        return self.exec_root / "sandboxes"
+
+    @property
     def tmp(self) -> Path:
         """Scratch space on the data root's filesystem, so renames out of it are atomic."""
         return self.data_root / "tmp"
@@ -80,3 +90,5 @@ class Paths:
         ):
             path.mkdir(parents=True, exist_ok=True)
         self.exec_root.mkdir(parents=True, exist_ok=True)
+        self.netns.mkdir(exist_ok=True)
+        self.sandboxes.mkdir(mode=0o700, exist_ok=True)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.support.engine import DockerCLI, EngineProcess, short_root
+from tests.support.engine import (
+    TEST_BRIDGE_PREFIX,
+    DockerCLI,
+    EngineProcess,
+    remove_network_state,
+    short_root,
+)
 from tests.support.testimage import BUSYBOX, TestImage, build_test_image
 
 
@@ -25,6 +32,16 @@ def _require_root() -> None:
         pytest.skip("a real doca-engine needs root (mounts, device nodes, runtimes)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_test_networks_left() -> Iterator[None]:
+    """Engines a test killed cannot clean up after themselves: drop their bridges and
+    firewall tables (all named with the test prefix) once the session ends."""
+    yield
+    for name in os.listdir("/sys/class/net"):
+        if name.startswith(TEST_BRIDGE_PREFIX):
+            remove_network_state(Path("/nonexistent"), name)
+
+
 @pytest.fixture(scope="module")
 def engine(test_image: TestImage) -> Iterator[EngineProcess]:
     """A real doca-engine for one test module, stopped (and its files removed) after it."""
@@ -36,6 +53,7 @@ def engine(test_image: TestImage) -> Iterator[EngineProcess]:
         yield process
     finally:
         process.stop()
+        process.cleanup()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -34,6 +34,7 @@ async def list_(request: web.Request) -> web.Response:
         filters_param(request),
         all_=bool_param(request, "all"),
         limit=int_param(request, "limit"),
+        sandboxes=ctx.containers.lifecycle.sandboxes,
     )
     if bool_param(request, "size"):
         for row in rows:
@@ -58,7 +59,8 @@ async def inspect(request: web.Request) -> web.Response:
     if chain is not None and chain.chain_id:
         lowers = ":".join(str(p) for p in ctx.images.store.snapshots.lowerdirs(chain.chain_id))
     paths = ctx.containers.lifecycle.paths(record)
-    return json_response(views.inspect(record, paths, lowers))
+    sandbox = ctx.containers.lifecycle.sandboxes.get(record.id)
+    return json_response(views.inspect(record, paths, lowers, sandbox))
 
 
 async def start(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from engine.config import EngineConfig
 from engine.containers.service import ContainerService
 from engine.events.bus import EventBus
 from engine.images.service import ImageService
+from engine.networks.service import NetworkService
 from engine.paths import Paths
 from engine.volumes.service import VolumeService
 
@@ -24,6 +25,7 @@ class ApiContext:
     images: ImageService
     containers: ContainerService
     volumes: VolumeService
+    networks: NetworkService
     engine_id: str
     started_at: float
     extra: dict[str, Any] = field(default_factory=dict)

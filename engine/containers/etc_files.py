@@ -131,8 +131,15 @@ def _unusable_nameserver(line: str) -> bool:
     return ip.version == 6 or ip.is_loopback
 
 
-def resolv_conf_content(host_config: dict[str, Any], host_network: bool) -> str:
-    dns = host_config.get("Dns") or []
+EMBEDDED_DNS = "127.0.0.11"
+
+
+def resolv_conf_content(
+    host_config: dict[str, Any], host_network: bool, embedded_dns: bool = False
+) -> str:
+    """The container's resolv.conf. On user-defined networks the engine's DNS at 127.0.0.11
+    answers, and forwards other names to the host's resolvers, as dockerd's does."""
+    dns = [EMBEDDED_DNS] if embedded_dns else host_config.get("Dns") or []
     search = host_config.get("DnsSearch") or []
     options = host_config.get("DnsOptions") or []
     try:
@@ -155,7 +162,12 @@ def resolv_conf_content(host_config: dict[str, Any], host_network: bool) -> str:
     domains = [d for d in search if d != "."]
     if domains:
         lines.append("search " + " ".join(domains))
+    if embedded_dns and "ndots:0" not in options and not any(
+        o.startswith("ndots:") for o in options
+    ):
+        options = ["ndots:0", *options]
     if options:
+        lines = [ln for ln in lines if ln.split()[0] != "options"]
         lines.append("options " + " ".join(options))
     if not any(line.split()[0] == "nameserver" for line in lines):
         lines += [f"nameserver {ns}" for ns in DEFAULT_NAMESERVERS]
@@ -168,6 +180,7 @@ def write_etc_files(
     host_config: dict[str, Any],
     address: str | None = None,
     host_gateway: str | None = None,
+    embedded_dns: bool = False,
 ) -> dict[str, Path]:
     """Write the three files; return their paths keyed by where they go in the container."""
     host_network = host_config.get("NetworkMode") == "host"
@@ -180,7 +193,7 @@ def write_etc_files(
         "/etc/hosts": (directory / "hosts", hosts),
         "/etc/resolv.conf": (
             directory / "resolv.conf",
-            resolv_conf_content(host_config, host_network),
+            resolv_conf_content(host_config, host_network, embedded_dns),
         ),
     }
     for path, content in files.values():

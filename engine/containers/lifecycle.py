@@ -21,6 +21,7 @@ from engine.containers.etc_files import write_etc_files
 from engine.containers.host import HostSetup
 from engine.containers.model import ContainerRecord
 from engine.containers.mounts import oci_mounts
+from engine.containers.networking import sandbox_request, uses_sandbox
 from engine.containers.paths import ContainerPaths
 from engine.containers.spec import ensure_workdir, network_namespace, spec_input
 from engine.containers.state import Status, check, is_running
@@ -28,6 +29,8 @@ from engine.containers.store import ContainerStore
 from engine.containers.user import resolve_user
 from engine.errors import Conflict
 from engine.events.bus import EventBus
+from engine.networks.endpoints import Sandbox
+from engine.networks.sandbox import SandboxManager
 from engine.runtime.cgroups import cgroup_path, remove_cgroup
 from engine.runtime.conmon import ConmonOptions, create_container
 from engine.runtime.mounts import mount_overlay, unmount
@@ -72,6 +75,7 @@ class Lifecycle:
         exec_root: Path,
         chain_of: Callable[[str], str | None],
         volumes: VolumeService,
+        sandboxes: SandboxManager,
     ) -> None:
         self.store = store
         self.snapshots = snapshots
@@ -81,6 +85,7 @@ class Lifecycle:
         self.exec_root = exec_root
         self._chain_of = chain_of  # image ID -> top chain ID of its layers
         self.volumes = volumes
+        self.sandboxes = sandboxes
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._exited: dict[str, asyncio.Event] = {}
         self._exit_waiters: dict[str, list[asyncio.Future[int]]] = {}
@@ -132,7 +137,9 @@ class Lifecycle:
 
     # -- start ---------------------------------------------------------------------------
 
-    def _prepare(self, record: ContainerRecord, paths: ContainerPaths) -> None:
+    def _prepare(
+        self, record: ContainerRecord, paths: ContainerPaths, sandbox: Sandbox | None
+    ) -> None:
         """Blocking part of a start: root filesystem, /etc files, bundle (in a thread)."""
         paths.run.mkdir(parents=True, exist_ok=True)
         paths.persist.mkdir(exist_ok=True)
@@ -143,12 +150,19 @@ class Lifecycle:
         lowers = self.snapshots.lowerdirs(chain) if chain else [self._empty_lower()]
         mount_overlay(lowers, paths.upper, paths.work, paths.rootfs)
         hostname = record.config.get("Hostname") or record.short_id
-        etc = write_etc_files(paths.data, hostname, record.host_config)
+        etc = write_etc_files(
+            paths.data,
+            hostname,
+            record.host_config,
+            address=sandbox.primary_address() if sandbox else None,
+            host_gateway=self.sandboxes.host_gateway(),
+            embedded_dns=sandbox is not None and self.sandboxes.has_dns(sandbox),
+        )
         user = resolve_user(
             paths.rootfs, record.config.get("User") or "", record.host_config.get("GroupAdd")
         )
         ensure_workdir(paths.rootfs, record.config.get("WorkingDir") or "", user)
-        netns = network_namespace(record.host_config, self._pid_of)
+        netns = sandbox.key if sandbox else network_namespace(record.host_config, self._netns_of)
         mounts = oci_mounts(record.mounts, paths.rootfs, self.volumes)
         spec = build_spec(spec_input(record, paths.rootfs, user, etc, self.setup, netns, mounts))
         (paths.bundle / "config.json").write_bytes(orjson.dumps(spec))
@@ -158,11 +172,12 @@ class Lifecycle:
         empty.mkdir(exist_ok=True)
         return empty
 
-    def _pid_of(self, ref: str) -> int:
+    def _netns_of(self, ref: str) -> str:
         other = self.store.get(ref)
         if other.state.status is not Status.RUNNING:
             raise Conflict(f"cannot join network of a non running container: {other.short_id}")
-        return other.state.pid
+        sandbox = self.sandboxes.get(other.id)
+        return sandbox.key if sandbox else f"/proc/{other.state.pid}/ns/net"
 
     def _conmon_options(self, record: ContainerRecord, paths: ContainerPaths) -> ConmonOptions:
         config = record.config
@@ -188,7 +203,10 @@ class Lifecycle:
             check(record.state.status, "start", record.bare_name)
             paths = self.paths(record)
             try:
-                await asyncio.to_thread(self._prepare, record, paths)
+                sandbox = None
+                if uses_sandbox(record.host_config):
+                    sandbox = await self.sandboxes.attach(sandbox_request(record))
+                await asyncio.to_thread(self._prepare, record, paths, sandbox)
                 created = await create_container(self._conmon_options(record, paths))
                 for hook in self._attach_hooks.pop(record.id, []):
                     with contextlib.suppress(Exception):
@@ -280,9 +298,10 @@ class Lifecycle:
             await self.on_exit(record)
 
     async def _release(self, record: ContainerRecord, paths: ContainerPaths) -> None:
-        """Undo a start: the runtime's container, the root mount, the cgroup."""
+        """Undo a start: the runtime's container, the network, the root mount, the cgroup."""
         with contextlib.suppress(RuntimeFailure):
             await self.setup.runtime.delete(record.id, force=True)
+        await self.sandboxes.detach(record.id)
         await asyncio.to_thread(self._release_files, record, paths)
 
     def _release_files(self, record: ContainerRecord, paths: ContainerPaths) -> None:
@@ -301,6 +320,7 @@ class Lifecycle:
                 continue
             pid = record.state.conmon_pid
             if pid and is_alive(pid) and self._is_our_conmon(pid, record.id):
+                await self.sandboxes.restore(record.id)
                 self._watch(record)
                 if self.on_start is not None:
                     self.on_start(record)

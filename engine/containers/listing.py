@@ -12,6 +12,7 @@ from engine.containers.views import summary
 from engine.errors import InvalidParameter, NotFound
 from engine.filters import Filters
 from engine.images.service import ImageService
+from engine.networks.sandbox import SandboxManager
 from engine.timefmt import parse_rfc3339
 
 LIST_FILTERS = (
@@ -69,7 +70,10 @@ def _matches(record: ContainerRecord, filters: Filters, ancestors: set[str]) -> 
         current = (state.health or {}).get("Status", "none")
         if current not in health:
             return False
-    if filters.get("network") and not any(n in record.networks for n in filters.get("network")):
+    if filters.get("network") and not any(
+        n in record.networks or any(e.get("NetworkID") == n for e in record.networks.values())
+        for n in filters.get("network")
+    ):
         return False
     wanted_volumes = filters.get("volume")
     return not wanted_volumes or any(
@@ -84,6 +88,7 @@ def list_containers(
     filters: Filters,
     all_: bool = False,
     limit: int | None = None,
+    sandboxes: SandboxManager | None = None,
 ) -> list[dict[str, Any]]:
     filters.validate(LIST_FILTERS)
     for status in filters.get("status"):
@@ -111,7 +116,7 @@ def list_containers(
         if not show_all and not is_running(record.state.status):
             continue
         if _matches(record, filters, ancestors):
-            result.append(summary(record))
+            result.append(summary(record, sandboxes.get(record.id) if sandboxes else None))
         if limit and limit > 0 and len(result) >= limit:
             break
     return result

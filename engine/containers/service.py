@@ -11,6 +11,7 @@ import shutil
 import signal
 from typing import Any
 
+from engine.containers.connections import Connections
 from engine.containers.create_config import (
     check_types,
     command_of,
@@ -23,6 +24,7 @@ from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import ContainerRecord
 from engine.containers.mounts import inherit, mount_points
 from engine.containers.names import generate_name, validate_name
+from engine.containers.networking import endpoints_at_create
 from engine.containers.signals import parse_signal
 from engine.containers.state import Status, check, is_running
 from engine.containers.store import ContainerStore
@@ -53,6 +55,7 @@ class ContainerService:
         self.events = events
         self.execs = ExecService(lifecycle)
         self.health = HealthMonitor(self.execs)
+        self.connections = Connections(store, lifecycle.sandboxes, events)
         self._removed: dict[str, asyncio.Event] = {}
         self._restarts: dict[str, asyncio.Task[None]] = {}
         lifecycle.volumes.usage = self.containers_using_volume
@@ -114,6 +117,9 @@ class ContainerService:
         mounts = mount_points(merged, host, self.lifecycle.volumes, volumes_from)
         container_id = secrets.token_hex(32)
         host.setdefault("NetworkMode", "default")
+        networks = endpoints_at_create(
+            self.lifecycle.sandboxes.networks, host, body.get("NetworkingConfig")
+        )
         record = ContainerRecord(
             id=container_id,
             name=canonical,
@@ -124,6 +130,7 @@ class ContainerService:
             host_config=host,
             path=command[0],
             args=command[1:],
+            networks=networks,
             mounts=mounts,
         )
         await asyncio.to_thread(self.store.add, record)

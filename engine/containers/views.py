@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 from engine.containers.model import ContainerRecord
+from engine.containers.networking import network_settings, networks_view, summary_ports
 from engine.containers.paths import ContainerPaths
 from engine.containers.state import Status
+from engine.networks.endpoints import Sandbox
 from engine.timefmt import parse_rfc3339
 
 
@@ -68,7 +70,7 @@ def command_text(record: ContainerRecord) -> str:
     return " ".join(shlex.quote(p) if " " in p else p for p in [record.path, *record.args])
 
 
-def summary(record: ContainerRecord) -> dict[str, Any]:
+def summary(record: ContainerRecord, sandbox: Sandbox | None = None) -> dict[str, Any]:
     network_mode = record.host_config.get("NetworkMode") or "default"
     return {
         "Id": record.id,
@@ -77,12 +79,12 @@ def summary(record: ContainerRecord) -> dict[str, Any]:
         "ImageID": record.image_id,
         "Command": command_text(record),
         "Created": int(parse_rfc3339(record.created)),
-        "Ports": [],
+        "Ports": summary_ports(record, sandbox),
         "Labels": record.labels,
         "State": record.state.status.value,
         "Status": status_text(record),
         "HostConfig": {"NetworkMode": network_mode},
-        "NetworkSettings": {"Networks": dict(record.networks)},
+        "NetworkSettings": {"Networks": networks_view(record, sandbox)},
         "Mounts": [public_mount(m) for m in record.mounts],
     }
 
@@ -114,7 +116,9 @@ def _state_json(record: ContainerRecord) -> dict[str, Any]:
     return data
 
 
-def inspect(record: ContainerRecord, paths: ContainerPaths, lowerdir: str) -> dict[str, Any]:
+def inspect(
+    record: ContainerRecord, paths: ContainerPaths, lowerdir: str, sandbox: Sandbox | None = None
+) -> dict[str, Any]:
     config = dict(record.config)
     config.setdefault("Hostname", record.short_id)
     for key in ("Domainname", "User", "WorkingDir"):
@@ -160,15 +164,5 @@ def inspect(record: ContainerRecord, paths: ContainerPaths, lowerdir: str) -> di
         },
         "Mounts": [public_mount(m) for m in record.mounts],
         "Config": config,
-        "NetworkSettings": {
-            "Bridge": "",
-            "SandboxID": "",
-            "SandboxKey": "",
-            "Ports": {},
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "MacAddress": "",
-            "Networks": dict(record.networks),
-        },
+        "NetworkSettings": network_settings(record, sandbox),
     }

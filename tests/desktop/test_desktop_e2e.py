@@ -17,7 +17,13 @@ from desktop_app.engine_status import EngineState, engine_argv
 from desktop_app.engine_supervisor import EngineSupervisor
 from tests.desktop.fakes import AnsweringPrompts
 from tests.desktop.qtwait import finish, run
-from tests.support.engine import DockerCLI, EngineProcess, short_root
+from tests.support.engine import (
+    DockerCLI,
+    EngineProcess,
+    remove_network_state,
+    short_root,
+    test_bridge_name,
+)
 from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.e2e
@@ -137,7 +143,8 @@ def test_the_app_starts_and_stops_its_own_engine(
 ) -> None:
     root = short_root()
     host = f"unix://{root}/doca.sock"
-    argv = engine_argv(host, root / "data", root / "exec")
+    bridge = test_bridge_name()
+    argv = engine_argv(host, root / "data", root / "exec", extra=["--bridge", bridge])
     app = DesktopApp(EngineSupervisor(host, argv), prompts=prompts)
     qtbot.addWidget(app.window)
     try:
@@ -157,4 +164,5 @@ def test_the_app_starts_and_stops_its_own_engine(
     finally:
         if not app.quit_requested.is_set():
             run(qtbot, app.aclose(), timeout=30)
+        remove_network_state(root / "data", bridge)
         shutil.rmtree(root, ignore_errors=True)

@@ -348,7 +348,7 @@ def test_container_settings_reach_the_process(docker: DockerCLI) -> None:
         "--dns", "9.9.9.9", "--dns-search", "corp", "--ulimit", "nofile=1000:2000",
         "--sysctl", "net.ipv4.ip_forward=1", "--tmpfs", "/scratch:size=1m",
         "--group-add", "1234", "-w", "/work", "-e", "A=1", "--entrypoint", "sh", "busybox",
-        "-c", "ps -o pid,comm | sed -n 2p; hostname; tail -1 /etc/hosts; cat /etc/resolv.conf;"
+        "-c", "ps -o pid,comm | sed -n 2p; hostname; grep -w db /etc/hosts; cat /etc/resolv.conf;"
         " ulimit -n; cat /proc/sys/net/ipv4/ip_forward; grep -c ' /scratch ' /proc/mounts;"
         " id -G; pwd; echo $A",
     ).stdout.split("\n")  # fmt: skip

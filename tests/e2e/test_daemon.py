@@ -89,6 +89,7 @@ def test_config_file_and_reload_on_sighup(root: Path) -> None:
         assert events == ["reload"]
     finally:
         engine.stop()
+        engine.cleanup()
 
 
 def test_unknown_config_key_is_refused(root: Path) -> None:
@@ -120,3 +121,4 @@ def test_tcp_needs_tls_or_an_explicit_loopback_opt_in(root: Path) -> None:
         assert "Doca Engine" in cli("version").stdout
     finally:
         engine.stop()
+        engine.cleanup()

@@ -36,6 +36,7 @@ def fresh(test_image: TestImage) -> Iterator[tuple[EngineProcess, DockerCLI]]:
     cli("load", "-i", str(test_image.save_tar))
     yield process, cli
     process.stop()
+    process.cleanup()
 
 
 def test_df_matches_the_disk_and_prune_frees_it(fresh: tuple[EngineProcess, DockerCLI]) -> None:

@@ -30,6 +30,7 @@ def own_engine(test_image: TestImage) -> Iterator[EngineProcess]:
     if ids:
         cli("rm", "-f", *ids, check=False)
     process.stop()
+    process.cleanup()
 
 
 def test_sigkill_of_the_engine_keeps_containers(

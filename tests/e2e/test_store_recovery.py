@@ -37,6 +37,7 @@ def fresh_engine() -> Iterator[EngineProcess]:
     process.start()
     yield process
     process.stop(signal.SIGKILL)
+    process.cleanup()
 
 
 def _post_load(engine: EngineProcess, body: bytes) -> socket.socket:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -37,13 +40,26 @@ class Response:
     body: bytes
 
 
+TEST_BRIDGE_PREFIX = "dt-"
+
+
+def test_bridge_name() -> str:
+    """A default bridge of its own for each test engine, so engines never share addresses."""
+    return TEST_BRIDGE_PREFIX + secrets.token_hex(4)
+
+
 @dataclass
 class EngineProcess:
-    """One doca-engine process; ``start``/``stop`` may be called again to restart it."""
+    """One doca-engine process; ``start``/``stop`` may be called again to restart it.
+
+    Each gets a default bridge of its own (unless ``extra_args`` names one); ``cleanup``
+    removes the bridges and firewall table its engine made once it is stopped for good.
+    """
 
     root: Path
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    bridge: str = field(default_factory=test_bridge_name)
 
     @property
     def socket(self) -> Path:
@@ -82,6 +98,7 @@ class EngineProcess:
                 str(self.root / "doca.pid"),
                 "--log-level",
                 "debug",
+                *([] if "--bridge" in self.extra_args else ["--bridge", self.bridge]),
                 *self.extra_args,
             ],
             stdout=log,
@@ -110,6 +127,10 @@ class EngineProcess:
         code = self.proc.returncode
         self.proc = None
         return code
+
+    def cleanup(self) -> None:
+        """Remove what a stopped engine left on the host's network: bridges, nft table."""
+        remove_network_state(self.data_root, self.bridge)
 
     def log_text(self) -> str:
         try:
@@ -163,6 +184,19 @@ class DockerCLI:
                 f"stdout: {result.stdout}\nstderr: {result.stderr}"
             )
         return result
+
+
+def remove_network_state(data_root: Path, bridge: str) -> None:
+    bridges = {bridge}
+    for record in (data_root / "networks").glob("*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            name = json.loads(record.read_text()).get("bridge")
+            if name:
+                bridges.add(name)
+    for name in bridges:
+        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
+    table = "doca_" + "".join(c if c.isalnum() or c == "_" else "_" for c in bridge)
+    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True, check=False)
 
 
 def wait_ready(
