@@ -162,8 +162,10 @@ def resolv_conf_content(
     domains = [d for d in search if d != "."]
     if domains:
         lines.append("search " + " ".join(domains))
-    if embedded_dns and "ndots:0" not in options and not any(
-        o.startswith("ndots:") for o in options
+    if (
+        embedded_dns
+        and "ndots:0" not in options
+        and not any(o.startswith("ndots:") for o in options)
     ):
         options = ["ndots:0", *options]
     if options:
