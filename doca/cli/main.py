@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from doca.cli import containers, images, system, volumes
+from doca.cli.registry import registry
 from doca.cli.runner import Session, fail
 from doca.client import EngineError
 from doca.client.transport import default_host
@@ -41,6 +42,7 @@ def cli(ctx: click.Context, host: str) -> None:
 
 for command in (*containers.COMMANDS, *images.COMMANDS, *volumes.COMMANDS, *system.COMMANDS):
     cli.add_command(command)
+cli.add_command(registry)
 
 
 def main() -> None:

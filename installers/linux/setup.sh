@@ -23,9 +23,13 @@ apt_packages=(
     libxcb-render-util0 libxcb-image0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1
     libegl1 libgl1 libfontconfig1 libdbus-1-3
 )
-# Only for the test suite: Debian's dockerd and credential helpers are the references the tests
-# compare against; gnome-keyring provides a Secret Service for the credential helper's tests.
-test_packages=(docker.io xvfb xauth gnome-keyring dbus dbus-x11 golang-docker-credential-helpers)
+# Only for the test suite: Debian's dockerd, registry and credential helpers are the references
+# the tests compare against (htpasswd makes the registry's logins); gnome-keyring provides a
+# Secret Service for the credential helper's tests.
+test_packages=(
+    docker.io xvfb xauth gnome-keyring dbus dbus-x11 golang-docker-credential-helpers
+    docker-registry apache2-utils
+)
 
 install_system() {
     local missing=() wanted=("${apt_packages[@]}")
