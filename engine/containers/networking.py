@@ -161,6 +161,7 @@ def sandbox_request(record: ContainerRecord) -> SandboxRequest:
             record.config.get("ExposedPorts"),
             bool(host.get("PublishAllPorts")),
         ),
+        dns=[d for d in host.get("Dns") or [] if isinstance(d, str)],
     )
 
 

@@ -492,15 +492,28 @@ class EmbeddedDns:
         max_forwards: int = MAX_FORWARDS,
     ) -> None:
         self._forwarder = _Forwarder(upstreams, timeout)
+        self._timeout = timeout
         self._max_forwards = max_forwards
         self._servers: dict[str, _Server] = {}
 
     async def attach(
-        self, key: str, sockets: tuple[socket.socket, socket.socket], resolver: Resolver
+        self,
+        key: str,
+        sockets: tuple[socket.socket, socket.socket],
+        resolver: Resolver,
+        upstreams: Sequence[Upstream] = (),
     ) -> None:
-        """Start serving ``sockets`` (from ``create_sockets_in_netns``), replacing ``key``'s."""
+        """Start serving ``sockets`` (from ``create_sockets_in_netns``), replacing ``key``'s.
+
+        ``upstreams`` are the container's own resolvers (``--dns``), used instead of the
+        host's for names that are not ours.
+        """
         await self.detach(key)
-        server = _Server(sockets, resolver, self._forwarder, self._max_forwards)
+        forwarder = self._forwarder
+        if upstreams:
+            fixed = list(upstreams)
+            forwarder = _Forwarder(lambda: fixed, self._timeout)
+        server = _Server(sockets, resolver, forwarder, self._max_forwards)
         self._servers[key] = server
         try:
             await server.start()

@@ -29,6 +29,7 @@ class SandboxRequest:
     hostname: str
     endpoints: list[EndpointRequest]  # the first is the one with the default route
     ports: list[PortSpec] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)  # --dns: where the embedded DNS forwards
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Sandbox:
     key: str  # the pinned namespace
     endpoints: list[Endpoint] = field(default_factory=list)
     ports: list[PortBinding] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
 
     def endpoint(self, network_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.network_id == network_id), None)

@@ -20,6 +20,7 @@ Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ENOENT = 2
+ENODEV = 19
 EEXIST = 17
 NODAD = 0x02  # IFA_F_NODAD: an address the engine allocated needs no duplicate detection
 
@@ -192,7 +193,12 @@ def bring_up_loopback(netns_path: Path) -> None:
 
 def remove_endpoint(netns_path: Path | None, host_ifname: str, ifname: str) -> None:
     """Delete a container's veth pair, from the host side or else from inside its namespace."""
-    if link_exists(host_ifname):
-        delete_link(host_ifname)
-    elif netns_path is not None and netns.exists(netns_path):
+    with IPRoute() as ipr:
+        try:
+            ipr.link("del", ifname=host_ifname)
+            return
+        except NetlinkError as exc:
+            if exc.code not in (ENOENT, ENODEV):
+                raise
+    if netns_path is not None and netns.exists(netns_path):
         netns.run_in(netns_path, lambda: delete_link(ifname))

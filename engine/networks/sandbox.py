@@ -137,7 +137,9 @@ class SandboxManager:
         """Create the namespace and every endpoint, reserve the ports, start the DNS."""
         records = self._resolve(request.endpoints)
         key = self.netns_root / request.container_id[:12]
-        sandbox = Sandbox(request.container_id, request.name, request.hostname, str(key))
+        sandbox = Sandbox(
+            request.container_id, request.name, request.hostname, str(key), dns=list(request.dns)
+        )
         async with self.lock:
             try:
                 with contextlib.suppress(OSError):
@@ -342,6 +344,7 @@ class SandboxManager:
                 sandbox.container_id,
                 sockets,
                 ContainerResolver(self.sandboxes, self.networks.networks, sandbox.container_id),
+                [(server, 53) for server in sandbox.dns],
             )
         except OSError as exc:
             log.warning("no embedded DNS for %s: %s", sandbox.container_id[:12], exc)

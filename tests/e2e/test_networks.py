@@ -308,3 +308,46 @@ def test_docker_py_networks(engine: EngineProcess, cleanup: list[str]) -> None:
         assert exit_code != 0
     finally:
         client.close()
+
+
+def test_names_not_ours_go_to_the_containers_own_dns_servers(
+    docker: DockerCLI, cleanup: list[str]
+) -> None:
+    """``--dns`` on a user-defined network: the embedded DNS forwards there, from the host."""
+    import threading
+
+    from engine.networks import dnswire
+
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        upstream.bind(("127.0.0.201", 53))
+    except OSError as exc:
+        upstream.close()
+        pytest.skip(f"cannot bind a fake resolver on 127.0.0.201:53: {exc}")
+    upstream.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                packet, client = upstream.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dnswire.parse_message(packet)
+            record = dnswire.a_record(query.questions[0].labels, "192.0.2.77", 60)
+            upstream.sendto(dnswire.build_response(query, 0, [record]), client)
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
+    cleanup += ["net:fwd", "asker"]
+    try:
+        docker("network", "create", "fwd")
+        docker("run", "-d", "--name", "asker", "--network", "fwd", "--dns", "127.0.0.201",
+               "busybox", "sleep", "300")  # fmt: skip
+        result = docker("exec", "asker", "nslookup", "printer.example")
+        assert "192.0.2.77" in result.stdout
+        assert "nameserver 127.0.0.11" in docker("exec", "asker", "cat", "/etc/resolv.conf").stdout
+    finally:
+        stop.set()
+        server.join(5)
+        upstream.close()
