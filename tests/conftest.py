@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.engine import (
-    TEST_BRIDGE_PREFIX,
+    SESSION_BRIDGES,
     DockerCLI,
     EngineProcess,
     remove_network_state,
@@ -34,12 +34,11 @@ def _require_root() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_test_networks_left() -> Iterator[None]:
-    """Engines a test killed cannot clean up after themselves: drop their bridges and
-    firewall tables (all named with the test prefix) once the session ends."""
+    """Engines a test killed cannot clean up after themselves: drop the bridges and firewall
+    tables of this session's engines once it ends."""
     yield
-    for name in os.listdir("/sys/class/net"):
-        if name.startswith(TEST_BRIDGE_PREFIX):
-            remove_network_state(Path("/nonexistent"), name)
+    for name in SESSION_BRIDGES:
+        remove_network_state(Path("/nonexistent"), name)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +61,7 @@ def docker(engine: EngineProcess) -> DockerCLI:
     """The real docker CLI, pointed at the module's engine."""
     config_dir = engine.root / "docker-config"
     config_dir.mkdir(exist_ok=True)
-    return DockerCLI(engine.host, config_dir)
+    return DockerCLI(engine.host, config_dir, engine.last_error)
 
 
 @pytest.fixture(scope="module")

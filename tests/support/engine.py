@@ -43,9 +43,16 @@ class Response:
 TEST_BRIDGE_PREFIX = "dt-"
 
 
+# Every bridge name handed out in this test session, so that the session can remove what its
+# own killed engines left behind (and nothing of another session running at the same time).
+SESSION_BRIDGES: set[str] = set()
+
+
 def test_bridge_name() -> str:
     """A default bridge of its own for each test engine, so engines never share addresses."""
-    return TEST_BRIDGE_PREFIX + secrets.token_hex(4)
+    name = TEST_BRIDGE_PREFIX + secrets.token_hex(4)
+    SESSION_BRIDGES.add(name)
+    return name
 
 
 @dataclass
@@ -132,6 +139,15 @@ class EngineProcess:
         """Remove what a stopped engine left on the host's network: bridges, nft table."""
         remove_network_state(self.data_root, self.bridge)
 
+    def last_error(self) -> str:
+        """The log around the engine's last traceback (or its tail)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        at = text.rfind("Traceback")
+        return text[max(0, at - 1000) : at + 4000] if at >= 0 else text[-5000:]
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-5000:]
@@ -161,6 +177,8 @@ class DockerCLI:
 
     host: str
     config_dir: Path
+    # The engine's log, shown when a command fails with an internal error.
+    engine_log: Callable[[], str] | None = None
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
@@ -179,9 +197,12 @@ class DockerCLI:
             timeout=timeout,
         )
         if check and result.returncode != 0:
+            log = ""
+            if self.engine_log is not None and "internal error" in result.stderr:
+                log = f"\nengine log:\n{self.engine_log()}"
             raise AssertionError(
                 f"docker {' '.join(args)} exited {result.returncode}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}{log}"
             )
         return result
 
