@@ -22,7 +22,7 @@ from tests.support.engine import (
     EngineProcess,
     remove_network_state,
     short_root,
-    test_bridge_name,
+    unique_bridge_name,
 )
 from tests.support.testimage import TestImage
 
@@ -143,7 +143,7 @@ def test_the_app_starts_and_stops_its_own_engine(
 ) -> None:
     root = short_root()
     host = f"unix://{root}/doca.sock"
-    bridge = test_bridge_name()
+    bridge = unique_bridge_name()
     argv = engine_argv(host, root / "data", root / "exec", extra=["--bridge", bridge])
     app = DesktopApp(EngineSupervisor(host, argv), prompts=prompts)
     qtbot.addWidget(app.window)

@@ -48,7 +48,7 @@ TEST_BRIDGE_PREFIX = "dt-"
 SESSION_BRIDGES: set[str] = set()
 
 
-def test_bridge_name() -> str:
+def unique_bridge_name() -> str:
     """A default bridge of its own for each test engine, so engines never share addresses."""
     name = TEST_BRIDGE_PREFIX + secrets.token_hex(4)
     SESSION_BRIDGES.add(name)
@@ -66,7 +66,7 @@ class EngineProcess:
     root: Path
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
-    bridge: str = field(default_factory=test_bridge_name)
+    bridge: str = field(default_factory=unique_bridge_name)
 
     @property
     def socket(self) -> Path:
