@@ -10,6 +10,7 @@ import click
 import orjson
 
 from doca.cli import formatting
+from doca.cli.publish import apply_publish
 from doca.cli.runner import ENGINE_ERROR, Session, fail, for_each, start_error_code
 from doca.client import EngineClient, EngineError
 
@@ -77,6 +78,23 @@ async def _print_logs(client: EngineClient, container: str, follow: bool) -> Non
         _write(stream, chunk)
 
 
+def apply_network(
+    config: dict[str, Any], network: str | None, aliases: tuple[str, ...], ip: str | None
+) -> None:
+    """``--network``, ``--network-alias`` and ``--ip`` as the docker CLI sends them."""
+    if not network:
+        if aliases or ip:
+            raise click.BadParameter("--network-alias and --ip need --network")
+        return
+    config["HostConfig"]["NetworkMode"] = network
+    endpoint: dict[str, Any] = {}
+    if aliases:
+        endpoint["Aliases"] = list(aliases)
+    if ip:
+        endpoint["IPAMConfig"] = {"IPv4Address": ip}
+    config["NetworkingConfig"] = {"EndpointsConfig": {network: endpoint}}
+
+
 def create_config(image: str, command: tuple[str, ...], env: tuple[str, ...]) -> dict[str, Any]:
     """The ContainerCreate body for `doca run IMAGE [CMD...]`."""
     return {
@@ -95,6 +113,13 @@ def create_config(image: str, command: tuple[str, ...], env: tuple[str, ...]) ->
 @click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
 @click.option("--name", help="Name of the container.")
 @click.option("-e", "--env", multiple=True, metavar="K=V", help="Set an environment variable.")
+@click.option(
+    "-p", "--publish", multiple=True, metavar="[IP:][HOST:]PORT[/PROTO]", help="Publish a port."
+)
+@click.option("-P", "--publish-all", is_flag=True, help="Publish every exposed port.")
+@click.option("--network", help="Connect to this network (bridge, host, none, or a name).")
+@click.option("--network-alias", multiple=True, help="Another DNS name on the network.")
+@click.option("--ip", help="IPv4 address on the network.")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
@@ -104,11 +129,18 @@ def run(
     remove: bool,
     name: str | None,
     env: tuple[str, ...],
+    publish: tuple[str, ...],
+    publish_all: bool,
+    network: str | None,
+    network_alias: tuple[str, ...],
+    ip: str | None,
     image: str,
     command: tuple[str, ...],
 ) -> None:
     """Create and start a container; attached, print its output and exit with its code."""
     config = create_config(image, command, env)
+    apply_publish(config, publish, publish_all)
+    apply_network(config, network, network_alias, ip)
     if detach and remove:
         config["HostConfig"]["AutoRemove"] = True
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from doca.cli import containers, images, system, volumes
+from doca.cli import containers, images, networks, system, volumes
 from doca.cli.registry import registry
 from doca.cli.runner import Session, fail
 from doca.client import EngineError
@@ -40,7 +40,13 @@ def cli(ctx: click.Context, host: str) -> None:
     ctx.obj = Session(host)
 
 
-for command in (*containers.COMMANDS, *images.COMMANDS, *volumes.COMMANDS, *system.COMMANDS):
+for command in (
+    *containers.COMMANDS,
+    *images.COMMANDS,
+    *volumes.COMMANDS,
+    *networks.COMMANDS,
+    *system.COMMANDS,
+):
     cli.add_command(command)
 cli.add_command(registry)
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from doca.client.errors import EngineError
-from doca.client.resources import Containers, Images, Volumes, _filters
+from doca.client.resources import Containers, Images, Networks, Volumes, _filters
 from doca.client.transport import Transport, default_host
 
 
@@ -17,6 +17,7 @@ class EngineClient:
         self.containers = Containers(self._transport)
         self.images = Images(self._transport)
         self.volumes = Volumes(self._transport)
+        self.networks = Networks(self._transport)
 
     @classmethod
     def from_env(cls) -> EngineClient:

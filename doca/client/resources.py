@@ -166,3 +166,39 @@ class Volumes:
         return dict(
             await self._t.call("POST", "/volumes/prune", params={"filters": _filters(filters)})
         )
+
+
+class Networks:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    async def list(
+        self, filters: dict[str, builtins.list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        answer = await self._t.call("GET", "/networks", params={"filters": _filters(filters)})
+        return builtins.list(answer or [])
+
+    async def inspect(self, network: str) -> dict[str, Any]:
+        return dict(await self._t.call("GET", f"/networks/{network}"))
+
+    async def create(self, name: str, **options: Any) -> str:
+        """``options`` are NetworkCreate's keys: Driver, Internal, EnableIPv6, IPAM, Labels…"""
+        answer = await self._t.call("POST", "/networks/create", json={"Name": name, **options})
+        return str(answer["Id"])
+
+    async def remove(self, network: str) -> None:
+        await self._t.call("DELETE", f"/networks/{network}")
+
+    async def connect(
+        self, network: str, container: str, endpoint: dict[str, Any] | None = None
+    ) -> None:
+        body = {"Container": container, "EndpointConfig": endpoint or {}}
+        await self._t.call("POST", f"/networks/{network}/connect", json=body)
+
+    async def disconnect(self, network: str, container: str, force: bool = False) -> None:
+        body = {"Container": container, "Force": force}
+        await self._t.call("POST", f"/networks/{network}/disconnect", json=body)
+
+    async def prune(self) -> builtins.list[str]:
+        answer = await self._t.call("POST", "/networks/prune")
+        return builtins.list((answer or {}).get("NetworksDeleted") or [])

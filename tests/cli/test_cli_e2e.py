@@ -159,3 +159,33 @@ def test_unreachable_engine(tmp_path: Path) -> None:
         assert result.returncode == 1, args
         assert message in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_networks_and_ports_read_like_docker(engine_host: str, docker: DockerCLI) -> None:
+    created = doca(engine_host, "network", "create", "--subnet", "10.219.0.0/24", "cli-net")
+    assert created.returncode == 0 and len(created.stdout.strip()) == 64
+    try:
+        assert doca(engine_host, "network", "ls").stdout == docker("network", "ls").stdout
+        run = doca(engine_host, "run", "-d", "--name", "cli-web", "-p", "127.0.0.1::80",
+                   "--network", "cli-net", "--ip", "10.219.0.9",
+                   "busybox", "sleep", "300")  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert doca(engine_host, "port", "cli-web").stdout == docker("port", "cli-web").stdout
+        assert (
+            doca(engine_host, "port", "cli-web", "80").stdout
+            == docker("port", "cli-web", "80").stdout
+        )
+        networks = docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", "cli-web").stdout
+        assert '"IPAddress":"10.219.0.9"' in networks
+        assert doca(engine_host, "network", "disconnect", "cli-net", "cli-web").returncode == 0
+        assert (
+            "cli-net"
+            not in docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", "cli-web").stdout
+        )
+        in_use = doca(engine_host, "network", "connect", "--alias", "w", "cli-net", "cli-web")
+        assert in_use.returncode == 0, in_use.stderr
+        busy = doca(engine_host, "network", "rm", "cli-net")
+        assert busy.returncode == 1 and "has active endpoints" in busy.stderr
+    finally:
+        docker("rm", "-f", "cli-web", check=False)
+        docker("network", "rm", "cli-net", check=False)
