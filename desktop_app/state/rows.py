@@ -39,6 +39,7 @@ class ContainerRow:
     created: str
     project: str
     service: str
+    urls: tuple[str, ...] = ()  # http:// addresses of its published TCP ports
 
     @property
     def sort_key(self) -> tuple[bool, str, str]:
@@ -97,6 +98,24 @@ def format_ports(ports: Iterable[dict[str, Any]]) -> str:
     return ", ".join(shown)
 
 
+def port_urls(ports: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+    """Where a browser reaches the container's published TCP ports from this machine; a port
+    published on every address is opened through localhost."""
+    urls: list[str] = []
+    for port in ports:
+        if port.get("Type", "tcp") != "tcp" or not port.get("PublicPort"):
+            continue
+        host = str(port.get("IP") or "")
+        if host in ("", "0.0.0.0", "::"):
+            host = "localhost"
+        elif ":" in host:
+            host = f"[{host}]"
+        url = f"http://{host}:{port['PublicPort']}/"
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
 def container_row(row: dict[str, Any]) -> ContainerRow:
     labels = row.get("Labels") or {}
     names = row.get("Names") or [""]
@@ -111,6 +130,7 @@ def container_row(row: dict[str, Any]) -> ContainerRow:
         created=format_created(row.get("Created")),
         project=str(labels.get(COMPOSE_PROJECT, "")),
         service=str(labels.get(COMPOSE_SERVICE, "")),
+        urls=port_urls(row.get("Ports") or []),
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QSplitter, QWidget
 
 from desktop_app.qtmodels.resources import ContainersModel
@@ -45,6 +46,13 @@ class ContainersPanel(TablePanel[ContainerRow]):
             verb: self.add_action(verb.capitalize(), self._verb_handler(verb), f"{verb} selected")
             for verb in VERBS
         }
+        self.toolbar.addSeparator()
+        self.open_action = self.add_action(
+            "Open in browser", self.open_in_browser, "Open the selected container's published port"
+        )
+        # Replaced in tests; opening a URL is the desktop's business.
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+        self.table.doubleClicked.connect(self._double_clicked)
         self.logs = LogsView(client, store)
         splitter = QSplitter(Qt.Orientation.Vertical)
         self.layout_.removeWidget(self.table)
@@ -72,8 +80,23 @@ class ContainersPanel(TablePanel[ContainerRow]):
         dialog.open()
         return dialog
 
+    def open_in_browser(self) -> str | None:
+        """Open the first published port of the (single) selected container; its URL."""
+        rows = self.selected_rows()
+        if len(rows) != 1 or not rows[0].urls:
+            return None
+        url = rows[0].urls[0]
+        self.open_url(QUrl(url))
+        return url
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        header = self.table.model().headerData(index.column(), Qt.Orientation.Horizontal)
+        if header == "Ports":
+            self.open_in_browser()
+
     def update_actions(self) -> None:
         rows = self.selected_rows()
+        self.open_action.setEnabled(len(rows) == 1 and bool(rows[0].urls))
         for verb, action in self.verb_actions.items():
             action.setEnabled(bool(rows) and all(verb in allowed_actions(r.state) for r in rows))
         self.logs.show_container(rows[0].id if len(rows) == 1 else None)

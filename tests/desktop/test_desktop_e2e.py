@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QUrl
 from pytestqt.qtbot import QtBot
 
 from desktop_app.desktop import DesktopApp
@@ -87,14 +88,18 @@ def test_load_run_logs_stop_remove_from_the_panels(
         "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
     }
     assert details["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
-    # The engine does not publish ports yet (no networking), so `docker ps` shows none and
-    # neither does the panel; once it does, the column must read as `docker ps` does.
-    if details["NetworkSettings"]["Ports"]:
-        assert row_text(desktop, "gui-web", "Ports") == f"127.0.0.1:{port}->80/tcp"
+    qtbot.waitUntil(
+        lambda: row_text(desktop, "gui-web", "Ports") == f"127.0.0.1:{port}->80/tcp", timeout=3000
+    )
     assert window.images.model.column_texts("In use") == ["in use"]
 
     panel = window.containers
     assert panel.select_key(container_id)
+    opened: list[QUrl] = []
+    panel.open_url = opened.append
+    assert panel.open_action.isEnabled()
+    assert panel.open_in_browser() == f"http://127.0.0.1:{port}/"
+    assert [url.toString() for url in opened] == [f"http://127.0.0.1:{port}/"]
     qtbot.waitUntil(lambda: "hello from the-gui" in panel.logs.plain_text(), timeout=5000)
 
     finish(qtbot, panel.run_verb("stop"), timeout=30)

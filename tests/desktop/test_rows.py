@@ -154,3 +154,21 @@ def test_parsers() -> None:
         {"80/tcp": {}},
         {"80/tcp": [{"HostIp": "::1", "HostPort": "8080"}]},
     )
+
+
+def test_port_urls_for_published_tcp_ports() -> None:
+    from desktop_app.state.rows import port_urls
+
+    ports = [
+        {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+        {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+        {"IP": "127.0.0.1", "PrivatePort": 443, "PublicPort": 8443, "Type": "tcp"},
+        {"IP": "::1", "PrivatePort": 22, "PublicPort": 2222, "Type": "tcp"},
+        {"IP": "0.0.0.0", "PrivatePort": 53, "PublicPort": 5353, "Type": "udp"},
+        {"PrivatePort": 9000, "Type": "tcp"},
+    ]
+    assert port_urls(ports) == (
+        "http://localhost:8080/",
+        "http://127.0.0.1:8443/",
+        "http://[::1]:2222/",
+    )
