@@ -93,6 +93,7 @@ def doca_engine(image: TestImage) -> Iterator[Engine]:
         yield Engine("doca", cli, process.socket, process.proc.pid)
     finally:
         process.stop(signal.SIGTERM)
+        process.cleanup()
         shutil.rmtree(root, ignore_errors=True)
 
 

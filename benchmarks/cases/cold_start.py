@@ -15,6 +15,7 @@ def doca_once() -> float:
     try:
         process, seconds = start_doca(root)
         process.stop(signal.SIGTERM)
+        process.cleanup()
         return seconds
     finally:
         shutil.rmtree(root, ignore_errors=True)
