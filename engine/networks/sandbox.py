@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import Forbidden, InvalidParameter, NotFound
-from engine.meta.atomic import read_json, write_json
+from engine.meta.atomic import write_json
+from engine.meta.records import read_records
 from engine.networks import ipam, links, netns
 from engine.networks.dns import EmbeddedDns, create_sockets_in_netns
 from engine.networks.endpoints import Endpoint, EndpointRequest, Sandbox, SandboxRequest, mac_for
@@ -72,12 +73,7 @@ class SandboxManager:
 
     def load(self) -> None:
         """Read what was set up before a restart and hold its addresses again (blocking)."""
-        for path in sorted(self.root.glob("*.json")):
-            try:
-                sandbox = Sandbox.from_json(read_json(path))
-            except (OSError, ValueError, TypeError, KeyError) as exc:
-                log.warning("ignoring unreadable sandbox %s: %s", path.name, exc)
-                continue
+        for sandbox in read_records(self.root, Sandbox.from_json, "sandbox"):
             self.sandboxes[sandbox.container_id] = sandbox
             for endpoint in sandbox.endpoints:
                 record = self.networks.networks.get(endpoint.network_id)

@@ -17,7 +17,8 @@ from engine.config import EngineConfig
 from engine.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from engine.events.bus import EventBus
 from engine.filters import Filters, parse_timestamp
-from engine.meta.atomic import read_json, write_json
+from engine.meta.atomic import write_json
+from engine.meta.records import read_records
 from engine.networks import ipam, links
 from engine.networks.model import (
     BRIDGE,
@@ -91,12 +92,7 @@ class NetworkService:
 
     def load(self) -> None:
         """Read the records (blocking); create the predefined networks the first time."""
-        for path in sorted(self.root.glob("*.json")):
-            try:
-                record = NetworkRecord.from_json(read_json(path))
-            except (OSError, ValueError, TypeError, KeyError) as exc:
-                log.warning("ignoring unreadable network record %s: %s", path.name, exc)
-                continue
+        for record in read_records(self.root, NetworkRecord.from_json, "network record"):
             self.networks[record.id] = record
         for name, driver in (("host", HOST), ("none", NULL)):
             if self._by_name(name) is None:

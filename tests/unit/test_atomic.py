@@ -84,3 +84,13 @@ def test_fsync_dir_rejects_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"")
     with pytest.raises(NotADirectoryError):
         fsync_dir(tmp_path / "f")
+
+
+def test_read_records_skips_what_it_cannot_read(tmp_path: Path) -> None:
+    from engine.meta.records import read_records
+
+    (tmp_path / "a.json").write_text('{"n": 1}')
+    (tmp_path / "b.json").write_text("{not json")
+    (tmp_path / "c.json").write_text('{"m": 2}')  # parse() raises KeyError for it
+    (tmp_path / "d.txt").write_text('{"n": 4}')
+    assert list(read_records(tmp_path, lambda data: data["n"], "thing")) == [1]
