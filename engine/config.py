@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 from dataclasses import dataclass, field, fields
@@ -37,6 +38,10 @@ class EngineConfig:
     labels: list[str] = field(default_factory=list)
     insecure_tcp: bool = False
     group: str = "doca"
+    # Registries reached without verified TLS: CIDRs or host[:port] (loopback always is).
+    insecure_registries: list[str] = field(default_factory=list)
+    # Docker Hub mirrors, tried before Docker Hub itself on a pull.
+    registry_mirrors: list[str] = field(default_factory=list)
 
     @property
     def paths(self) -> Paths:
@@ -98,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a tcp:// host without TLS; only loopback addresses are accepted",
     )
     parser.add_argument("--group", help="group given access to the unix socket (default doca)")
+    parser.add_argument(
+        "--insecure-registry",
+        dest="insecure_registries",
+        action="append",
+        metavar="HOST|CIDR",
+        help="registry reached over plain HTTP or unverified TLS (repeatable)",
+    )
+    parser.add_argument(
+        "--registry-mirror",
+        dest="registry_mirrors",
+        action="append",
+        metavar="URL",
+        help="Docker Hub mirror tried before Docker Hub on a pull (repeatable)",
+    )
     return parser
 
 
@@ -146,6 +165,10 @@ def _coerce(name: str, value: Any) -> Any:
             f"base={v.get('base')},size={v.get('size')}" if isinstance(v, dict) else v
             for v in value
         ]
+    if name == "registry_mirrors":
+        return [_mirror(v) for v in _strings(name, value)]
+    if name == "insecure_registries":
+        return [_insecure_registry(v) for v in _strings(name, value)]
     if name in ("hosts", "labels", "default_address_pools"):
         if isinstance(value, str):
             return [value]
@@ -161,6 +184,38 @@ def _coerce(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         raise InvalidParameter(f"{name.replace('_', '-')} must be a string")
     return value
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameter(f"{name.replace('_', '-')} must be a list of strings")
+    return list(value)
+
+
+def _mirror(value: str) -> str:
+    """A mirror URL as dockerd's ValidateMirror accepts it: http(s), host, no query."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in ("http", "https"):
+        raise InvalidParameter(f"invalid mirror: unsupported scheme {scheme!r} in {value!r}")
+    host = rest.split("/", 1)[0]
+    if not host or "?" in rest or "#" in rest or "@" in host:
+        raise InvalidParameter(f"invalid mirror: {value!r} is not a registry URL")
+    return value.rstrip("/")
+
+
+def _insecure_registry(value: str) -> str:
+    """A CIDR or ``host[:port]``; a scheme is tolerated and dropped, as dockerd does."""
+    entry = value.strip().removeprefix("http://").removeprefix("https://").rstrip("/")
+    if "/" in entry:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise InvalidParameter(f"invalid insecure registry {value!r}: {exc}") from exc
+    elif not entry or "://" in entry or any(c.isspace() for c in entry):
+        raise InvalidParameter(f"invalid insecure registry {value!r}")
+    return entry
 
 
 def load_config(argv: list[str] | None = None) -> EngineConfig:

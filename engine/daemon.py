@@ -29,6 +29,8 @@ from engine.containers.store import ContainerStore
 from engine.content.store import ContentStore
 from engine.errors import EngineError, InvalidParameter
 from engine.events.bus import EventBus
+from engine.images.distribution_map import DistributionMap
+from engine.images.layer_downloads import Downloads
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
 from engine.networks.dns import EmbeddedDns, host_upstreams
@@ -215,6 +217,8 @@ class Engine:
         await sandboxes.collect({r.id for r in self.container_store if is_running(r.state.status)})
         await sandboxes.refresh_firewall()
         await containers.start_on_boot()
+        distribution = DistributionMap(self.paths.distribution / "layers.json")
+        await asyncio.to_thread(distribution.load)
         ctx = ApiContext(
             config=self.config,
             paths=self.paths,
@@ -223,6 +227,8 @@ class Engine:
             containers=containers,
             volumes=self.volumes,
             networks=self.networks,
+            downloads=Downloads(self.paths.distribution / "downloads"),
+            distribution=distribution,
             engine_id=_engine_id(self.paths),
             started_at=time.time(),
         )

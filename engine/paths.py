@@ -56,6 +56,12 @@ class Paths:
         return self.data_root / "networks"
 
     @property
+    def distribution(self) -> Path:
+        """Registry bookkeeping that survives restarts: layer downloads to resume, and which
+        compressed blob each pushed layer became."""
+        return self.data_root / "distribution"
+
+    @property
     def netns(self) -> Path:
         """Containers' network namespaces, each pinned by a bind mount on a file."""
         return self.exec_root / "netns"

@@ -11,6 +11,8 @@ from aiohttp.typedefs import Handler
 from engine.config import EngineConfig
 from engine.containers.service import ContainerService
 from engine.events.bus import EventBus
+from engine.images.distribution_map import DistributionMap
+from engine.images.layer_downloads import Downloads
 from engine.images.service import ImageService
 from engine.networks.service import NetworkService
 from engine.paths import Paths
@@ -26,6 +28,8 @@ class ApiContext:
     containers: ContainerService
     volumes: VolumeService
     networks: NetworkService
+    downloads: Downloads  # layer files of pulls, kept to resume
+    distribution: DistributionMap  # pushed layers' compressed digests and repositories
     engine_id: str
     started_at: float
     extra: dict[str, Any] = field(default_factory=dict)

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from engine.api.context import Routes, context
-from engine.api.params import bool_param, filters_param
+from engine.api.params import bool_param, filters_param, registry_auth
 from engine.api.responses import json_response
 from engine.api.streams import JsonStream, run_with_progress, spooled_body, stream_from_thread
 from engine.api.version import VERSION_KEY
-from engine.errors import InvalidParameter, NotImplementedByEngine
+from engine.errors import EngineError, InvalidParameter
 from engine.images.importer import import_rootfs
 from engine.images.load import ImageLoader
-from engine.images.reference import parse_reference
+from engine.images.platform_query import parse_platform
+from engine.images.pull import ImagePuller, pull_reference
+from engine.images.push import ImagePusher
+from engine.images.reference import parse_normalized_named, parse_reference
 from engine.images.save import ArchiveWriter, SaveItem
+from engine.images.transfer_progress import ProgressQueue
+from engine.registry.auth import Credentials
 
 
 async def list_images(request: web.Request) -> web.Response:
@@ -82,14 +88,11 @@ async def load_images(request: web.Request) -> web.StreamResponse:
 
 
 async def create_image(request: web.Request) -> web.StreamResponse:
-    """``docker import`` (fromSrc) here; pulling (fromImage) comes with the registry client."""
+    """``docker pull`` (fromImage) or ``docker import`` (fromSrc)."""
     ctx = context(request)
     query = request.query
     if query.get("fromImage"):
-        raise NotImplementedByEngine(
-            f"pulling {query['fromImage']} is not supported by this engine yet: "
-            "load the image with docker load"
-        )
+        return await pull_image(request)
     source = query.get("fromSrc", "")
     if source != "-":
         raise InvalidParameter(
@@ -108,6 +111,60 @@ async def create_image(request: web.Request) -> web.StreamResponse:
             import_rootfs, ctx.images, upload, ref, message, list(changes)
         )
     await stream.send({"status": image_id})
+    return await stream.finish()
+
+
+async def _relay(stream: JsonStream, job: Callable[[ProgressQueue], Awaitable[object]]) -> None:
+    """Run ``job`` while sending what it emits; an error before the first message is raised
+    (and becomes the HTTP status), later ones end the stream as an error message."""
+    queue = ProgressQueue()
+    task = asyncio.ensure_future(job(queue))
+    task.add_done_callback(lambda _: queue.close())
+    try:
+        async for message in queue:
+            await stream.send(message)
+        await task
+    except EngineError as exc:
+        if not stream.started:
+            raise
+        await stream.send_error(exc.message)
+    finally:
+        if not task.done():  # the client went away: stop the transfer
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def pull_image(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    query = request.query
+    ref = pull_reference(query["fromImage"], query.get("tag", ""))
+    platform = parse_platform(query["platform"]) if query.get("platform") else None
+    credentials = Credentials.from_auth_config(registry_auth(request))
+    downloads, known = ctx.downloads, ctx.distribution
+    stream = JsonStream(request)
+
+    async def job(queue: ProgressQueue) -> object:
+        puller = ImagePuller(ctx.images, ctx.config, downloads, known, queue.emit)
+        return await puller.pull(ref, credentials, platform)
+
+    await _relay(stream, job)
+    return await stream.finish()
+
+
+async def push_image(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    name = parse_normalized_named(request.match_info["name"])
+    tag = request.query.get("tag") or name.tag
+    credentials = Credentials.from_auth_config(registry_auth(request))
+    known = ctx.distribution
+    stream = JsonStream(request)
+
+    async def job(queue: ProgressQueue) -> object:
+        pusher = ImagePusher(ctx.images, ctx.config, known, ctx.paths.tmp, queue.emit)
+        await pusher.push(replace(name, tag=None, digest=None), tag, credentials)
+        return None
+
+    await _relay(stream, job)
     return await stream.finish()
 
 
@@ -142,4 +199,5 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/images/{name:.+}/history", image_history)
     routes.add("GET", "/images/{name:.+}/get", save_images)
     routes.add("POST", "/images/{name:.+}/tag", tag_image)
+    routes.add("POST", "/images/{name:.+}/push", push_image)
     routes.add("DELETE", "/images/{name:.+}", delete_image)

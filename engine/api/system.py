@@ -10,13 +10,20 @@ from aiohttp import web
 
 from engine import __version__
 from engine.api.context import Routes, context
-from engine.api.params import filters_param
+from engine.api.params import filters_param, json_body
 from engine.api.responses import json_response
 from engine.api.streams import JsonStream
 from engine.api.version import API_VERSION, API_VERSION_HEADERS, MIN_API_VERSION
 from engine.events.filters import EVENT_FILTERS, event_matches
 from engine.filters import parse_timestamp
 from engine.hostinfo import find_runtimes, host_info
+from engine.images.registry_access import (
+    find_candidates,
+    login_domain,
+    registry_config_info,
+    with_fallback,
+)
+from engine.registry.auth import Credentials
 from engine.system.disk_usage import disk_usage
 from engine.timefmt import rfc3339_nano
 
@@ -106,18 +113,7 @@ async def info(request: web.Request) -> web.Response:
         "OSType": "linux",
         "Architecture": host.architecture,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {
-            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-            "IndexConfigs": {
-                "docker.io": {
-                    "Name": "docker.io",
-                    "Mirrors": [],
-                    "Secure": True,
-                    "Official": True,
-                }
-            },
-            "Mirrors": [],
-        },
+        "RegistryConfig": registry_config_info(ctx.config),
         "NCPU": host.ncpu,
         "MemTotal": host.mem_total,
         "GenericResources": None,
@@ -204,7 +200,21 @@ async def prune_build_cache(request: web.Request) -> web.Response:
     return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
 
 
+async def auth(request: web.Request) -> web.Response:
+    """``docker login``: check the credentials against the registry's ``/v2/``."""
+    ctx = context(request)
+    body = await json_body(request)
+    config = body if isinstance(body, dict) else {}
+    credentials = Credentials.from_auth_config(config)
+    domain = login_domain(credentials.server_address)
+    found = await find_candidates(domain, ctx.config, pull=False)
+    client, token = await with_fallback(found, credentials, lambda c: c.ping())
+    await client.close()
+    return json_response({"Status": "Login Succeeded", "IdentityToken": token})
+
+
 def register(routes: Routes) -> None:
+    routes.add("POST", "/auth", auth)
     routes.add("GET", "/system/df", disk_usage_handler)
     routes.add("POST", "/build/prune", prune_build_cache)
     routes.add("GET", "/_ping", ping)
