@@ -276,12 +276,15 @@ class ImageService:
         users = self.usage(record.id)
         report: list[dict[str, str]] = []
         if key is not None:
-            if len(refs) > 1 or (users and force):
-                self._untag(key, record.id, report)
+            doomed = [key, *self._digest_refs_going_with(key, refs)]
+            if len(refs) > len(doomed) or (users and force):
+                for doomed_key in doomed:
+                    self._untag(doomed_key, record.id, report)
                 return report
             if users:
                 self._raise_in_use(record, users)
-            self._untag(key, record.id, report)
+            for doomed_key in doomed:
+                self._untag(doomed_key, record.id, report)
         else:
             if users and (not force or any(u.running for u in users)):
                 self._raise_in_use(record, users)
@@ -296,6 +299,18 @@ class ImageService:
                 return report
         self._remove_image(record, report)
         return report
+
+    @staticmethod
+    def _digest_refs_going_with(key: str, refs: list[str]) -> list[str]:
+        """As dockerd: removing a repository's last tag also removes that repository's digest
+        references (``repo@sha256:…``) to the image."""
+        if "@" in key:
+            return []
+        name = parse_reference(key).name
+        same_repo = [r for r in refs if r != key and parse_reference(r).name == name]
+        if any("@" not in r for r in same_repo):
+            return []
+        return same_repo
 
     def _raise_in_use(self, record: ImageRecord, users: list[ContainerUse]) -> None:
         running = [u for u in users if u.running]

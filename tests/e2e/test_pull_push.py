@@ -190,6 +190,17 @@ def test_login_push_pull_logout(cli: DockerCLI, registry: Registry, test_image: 
     assert f"Digest: {digest}" in by_digest
     assert cli("run", "--rm", reference, "echo", "pulled").stdout == "pulled\n"
 
+    # As dockerd: the repository's last tag takes its digest references with it.
+    cli("tag", reference, f"{registry.address}/x/busybox:other")
+    assert cli("rmi", reference).stdout == f"Untagged: {reference}\n"
+    removed = cli("rmi", f"{registry.address}/x/busybox:other").stdout.splitlines()
+    assert removed == [
+        f"Untagged: {registry.address}/x/busybox:other",
+        f"Untagged: {registry.address}/x/busybox@{digest}",
+        f"Deleted: {test_image.image_id}",
+    ]
+    assert "Pull complete" in cli("pull", reference).stdout
+
     unknown = cli("pull", f"{registry.address}/x/busybox:nope", check=False)
     assert unknown.returncode != 0
     assert (
