@@ -23,6 +23,7 @@ CASES = {
     "ps-inspect": "list_inspect",
     "cold-start": "cold_start",
     "rss": "idle_rss",
+    "pull": "pull",
 }
 HERE = Path(__file__).parent
 
