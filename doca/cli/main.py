@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from doca.cli import containers, images, networks, system, volumes
+from doca.cli.credentials import credentials
 from doca.cli.registry import registry
 from doca.cli.runner import Session, fail
 from doca.client import EngineError
@@ -49,6 +50,7 @@ for command in (
 ):
     cli.add_command(command)
 cli.add_command(registry)
+cli.add_command(credentials)
 
 
 def main() -> None:
