@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.api.context import Routes, context
-from engine.api.params import bool_param, filters_param, registry_auth
+from engine.api.params import bool_param, filters_param, int_param, registry_auth
 from engine.api.responses import json_response
 from engine.api.streams import JsonStream, run_with_progress, spooled_body, stream_from_thread
 from engine.api.version import VERSION_KEY
@@ -23,6 +23,7 @@ from engine.images.pull import ImagePuller, pull_reference
 from engine.images.push import ImagePusher
 from engine.images.reference import parse_normalized_named, parse_reference
 from engine.images.save import ArchiveWriter, SaveItem
+from engine.images.search import search_images
 from engine.images.transfer_progress import ProgressQueue
 from engine.registry.auth import Credentials
 
@@ -168,6 +169,18 @@ async def push_image(request: web.Request) -> web.StreamResponse:
     return await stream.finish()
 
 
+async def search(request: web.Request) -> web.Response:
+    ctx = context(request)
+    found = await search_images(
+        request.query.get("term", ""),
+        int_param(request, "limit"),
+        filters_param(request),
+        Credentials.from_auth_config(registry_auth(request)),
+        ctx.config,
+    )
+    return json_response(found)
+
+
 async def save_images(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     names = request.match_info.get("name")
@@ -195,6 +208,7 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/images/create", create_image)
     routes.add("POST", "/images/prune", prune_images)
     routes.add("GET", "/images/get", save_images)
+    routes.add("GET", "/images/search", search)
     routes.add("GET", "/images/{name:.+}/json", inspect_image)
     routes.add("GET", "/images/{name:.+}/history", image_history)
     routes.add("GET", "/images/{name:.+}/get", save_images)

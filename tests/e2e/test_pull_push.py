@@ -607,3 +607,26 @@ def test_registry_mirror_serves_docker_hub_pulls(
         engine.stop()
         engine.cleanup()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@needs_registry
+def test_search_lists_a_registry_catalog(
+    cli: DockerCLI, registry: Registry, test_image: TestImage
+) -> None:
+    assert _login(cli, registry.address).returncode == 0
+    try:
+        for name in ("search/busybox", "search/other", "tools/busy-extra"):
+            cli("push", _tagged(cli, test_image, f"{registry.address}/{name}:1"))
+        found = cli(
+            "search", "--format", "{{.Name}} {{.StarCount}}", f"{registry.address}/busy"
+        ).stdout.split("\n")
+        assert found[:-1] == [
+            f"{registry.address}/search/busybox 0",
+            f"{registry.address}/tools/busy-extra 0",
+        ]
+        limited = cli("search", "--limit", "1", "--format", "{{.Name}}", f"{registry.address}/")
+        assert len(limited.stdout.split()) == 1
+        bad = cli("search", "--limit", "500", f"{registry.address}/busy", check=False)
+        assert bad.returncode == 1 and "outside the range" in bad.stderr
+    finally:
+        cli("logout", registry.address)
