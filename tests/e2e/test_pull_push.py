@@ -35,6 +35,7 @@ from engine.registry.auth import Credentials
 from engine.registry.client import RegistryClient
 from engine.registry.endpoints import lookup_endpoints
 from tests.e2e.test_registry_server import RegistryProcess
+from tests.support.dockerd import Dockerd, dockerd_available
 from tests.support.engine import DOCKER, DockerCLI, EngineProcess, short_root
 from tests.support.testimage import TestImage
 
@@ -630,3 +631,34 @@ def test_search_lists_a_registry_catalog(
         assert bad.returncode == 1 and "outside the range" in bad.stderr
     finally:
         cli("logout", registry.address)
+
+
+@needs_registry
+@pytest.mark.skipif(
+    not dockerd_available(), reason="Debian's dockerd (package docker.io) is not installed"
+)
+def test_dockerd_pulls_what_doca_pushed(
+    cli: DockerCLI, registry: Registry, test_image: TestImage
+) -> None:
+    """The other direction of interoperability: dockerd runs an image Doca pushed."""
+    root = short_root()
+    daemon = Dockerd(root)
+    other = _cli(daemon.host, root / "config")
+    daemon.start(lambda: other("version", check=False).returncode == 0)
+    try:
+        assert _login(cli, registry.address).returncode == 0
+        reference = _tagged(cli, test_image, f"{registry.address}/interop/busybox:1")
+        pushed = cli("push", reference).stdout
+        digest = re.search(r"digest: (sha256:[0-9a-f]{64})", pushed)
+        assert digest is not None, pushed
+        assert _login(other, registry.address).returncode == 0
+        pulled = other("pull", reference).stdout
+        assert f"Digest: {digest[1]}" in pulled
+        assert _image_id(other, reference) == test_image.image_id
+        assert other("run", "--rm", "--network", "none", reference, "echo", "from doca").stdout == (
+            "from doca\n"
+        )
+    finally:
+        cli("logout", registry.address, check=False)
+        daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)
