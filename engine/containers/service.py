@@ -364,6 +364,7 @@ class ContainerService:
         self._check_name_free(canonical)
         old = record.name
         self.store.rename(record, canonical)
+        await self.lifecycle.sandboxes.rename(record.id, old.lstrip("/"), record.bare_name)
         attrs = {**self.lifecycle.attributes(record), "oldName": old}
         self.events.publish("container", "rename", record.id, attrs)
 

@@ -361,6 +361,19 @@ class SandboxManager:
             self._release(self.networks.networks.get(network_id), endpoint.addresses)
             await asyncio.to_thread(self._save, sandbox)
 
+    async def rename(self, container_id: str, old: str, new: str) -> None:
+        """A running container's new name resolves on its networks, its old one no more."""
+        sandbox = self.sandboxes.get(container_id)
+        if sandbox is None:
+            return
+        async with self.lock:
+            sandbox.name = new
+            for endpoint in sandbox.endpoints:
+                if endpoint.dns_names:
+                    names = [new if n == old else n for n in endpoint.dns_names]
+                    endpoint.dns_names = list(dict.fromkeys(names))
+            await asyncio.to_thread(self._save, sandbox)
+
     # -- after a restart -----------------------------------------------------------------
 
     async def restore(self, container_id: str) -> None:

@@ -20,6 +20,10 @@ from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
 
+# A resolver address on loopback where nothing listens: names that are not the engine's own fail
+# at once instead of going to the host's resolvers (tests send nothing off the machine).
+NO_UPSTREAM = "127.0.0.202"
+
 HTTPD = ["sh", "-c", "mkdir -p /www && echo hello-$(hostname) > /www/index.html && "
          "exec httpd -f -p 80 -h /www"]  # fmt: skip
 
@@ -84,7 +88,8 @@ def test_containers_on_a_user_network_find_each_other_by_name(
     docker("network", "create", "app")
     docker("run", "-d", "--name", "web", "--network", "app", "--network-alias", "www",
            "busybox", *HTTPD)  # fmt: skip
-    docker("run", "-d", "--name", "client", "--network", "app", "busybox", "sleep", "300")
+    docker("run", "-d", "--name", "client", "--network", "app", "--dns", NO_UPSTREAM,
+           "busybox", "sleep", "300")  # fmt: skip
 
     ping = docker("exec", "client", "ping", "-c", "1", "-W", "2", "web")
     assert "1 packets received" in ping.stdout
@@ -108,7 +113,7 @@ def test_containers_on_a_user_network_find_each_other_by_name(
 
 def test_the_default_bridge_has_no_dns(docker: DockerCLI, cleanup: list[str]) -> None:
     cleanup += ["plain1", "plain2"]
-    docker("run", "-d", "--name", "plain1", "busybox", "sleep", "300")
+    docker("run", "-d", "--name", "plain1", "--dns", NO_UPSTREAM, "busybox", "sleep", "300")
     docker("run", "-d", "--name", "plain2", "busybox", "sleep", "300")
     one = inspect(docker, "inspect", "plain1")["NetworkSettings"]
     two = inspect(docker, "inspect", "plain2")["NetworkSettings"]
@@ -181,9 +186,10 @@ def test_connect_and_disconnect_a_running_container(docker: DockerCLI, cleanup: 
     cleanup += ["net:front", "net:back", "hopper", "target"]
     docker("network", "create", "front")
     docker("network", "create", "--subnet", "10.213.7.0/24", "back")
-    docker("run", "-d", "--name", "hopper", "--network", "front", "busybox", "sleep", "300")
-    docker("run", "-d", "--name", "target", "--network", "back", "--ip", "10.213.7.50",
+    docker("run", "-d", "--name", "hopper", "--network", "front", "--dns", NO_UPSTREAM,
            "busybox", "sleep", "300")  # fmt: skip
+    docker("run", "-d", "--name", "target", "--network", "back", "--ip", "10.213.7.50",
+           "--dns", NO_UPSTREAM, "busybox", "sleep", "300")  # fmt: skip
     assert (
         inspect(docker, "inspect", "target")["NetworkSettings"]["Networks"]["back"]["IPAddress"]
         == "10.213.7.50"
@@ -351,3 +357,17 @@ def test_names_not_ours_go_to_the_containers_own_dns_servers(
         stop.set()
         server.join(5)
         upstream.close()
+
+
+def test_a_renamed_container_answers_to_its_new_name(docker: DockerCLI, cleanup: list[str]) -> None:
+    cleanup += ["net:renames", "before", "after", "looker"]
+    docker("network", "create", "renames")
+    docker("run", "-d", "--name", "before", "--network", "renames", "busybox", "sleep", "300")
+    docker("run", "-d", "--name", "looker", "--network", "renames", "--dns", NO_UPSTREAM,
+           "busybox", "sleep", "300")  # fmt: skip
+    assert docker("exec", "looker", "nslookup", "before").returncode == 0
+    docker("rename", "before", "after")
+    assert docker("exec", "looker", "nslookup", "after").returncode == 0
+    assert docker("exec", "looker", "nslookup", "before", check=False).returncode != 0
+    network = inspect(docker, "network", "inspect", "renames")
+    assert {c["Name"] for c in network["Containers"].values()} == {"after", "looker"}
