@@ -33,7 +33,8 @@ from engine.images.distribution_map import DistributionMap
 from engine.images.layer_downloads import Downloads
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
-from engine.networks.dns import EmbeddedDns, host_upstreams
+from engine.networks.dns import EmbeddedDns
+from engine.networks.dnsforward import host_upstreams
 from engine.networks.firewall import Firewall, table_name
 from engine.networks.nftables import Nftables
 from engine.networks.ports import PortAllocator

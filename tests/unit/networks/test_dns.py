@@ -15,7 +15,8 @@ from typing import cast
 import pytest
 
 from engine.networks import dns, dnswire, netns
-from engine.networks.dns import EmbeddedDns, Forward, answer, host_upstreams, parse_nameservers
+from engine.networks.dns import EmbeddedDns, answer
+from engine.networks.dnsforward import Forward, host_upstreams, parse_nameservers
 from engine.networks.dnswire import (
     RCODE_FORMERR,
     RCODE_NOERROR,
