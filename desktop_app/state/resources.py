@@ -43,7 +43,8 @@ class ContainersStore(ResourceStore):
 
 class ImagesStore(ResourceStore):
     event_type = "image"
-    ignored_actions = frozenset({"save", "push", "pull"})  # pull is followed by tag
+    # A pull is reported by one "pull" event (as dockerd does), which may bring a new image.
+    ignored_actions = frozenset({"save", "push"})
 
     def __init__(self, client: EngineClient, debounce: float = 0.2) -> None:
         super().__init__(debounce)

@@ -1,5 +1,6 @@
-"""``ImagesPanel``: images with size and in-use marker; run, remove, prune, and load from a
-`docker save` archive with its progress shown under the toolbar."""
+"""``ImagesPanel``: images with size and in-use marker; run, remove, prune, pull (in a dialog
+with its progress), and load from a `docker save` archive with its progress shown under the
+toolbar."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from desktop_app.state.resources import ContainersStore, ImagesStore
 from desktop_app.state.rows import ImageRow, human_size
 from desktop_app.tasks import TaskOwner
 from desktop_app.views.prompts import ErrorReporter, Prompts
+from desktop_app.views.pull_dialog import PullDialog
 from desktop_app.views.table_panel import TablePanel
 from doca.client import EngineClient
 
@@ -43,6 +45,8 @@ class ImagesPanel(TablePanel[ImageRow]):
         self.remove_action = self.add_action("Remove", self.remove_selected, "Remove (untag)")
         self.add_action("Prune", self.prune, "Remove dangling images")
         self.toolbar.addSeparator()
+        self.pull_action = self.add_action("Pull…", self.open_pull_dialog, "docker pull an image")
+        self.pull_dialog: PullDialog | None = None
         self.add_action("Load from file…", self._choose_archive, "docker load an archive")
         self.progress = QProgressBar()
         self.progress_text = QLabel()
@@ -95,6 +99,19 @@ class ImagesPanel(TablePanel[ImageRow]):
             self.progress.hide()
 
         return self._tasks.spawn(prune(), name="prune", on_error=self._report.handler("Prune"))
+
+    def open_pull_dialog(self, reference: str = "") -> PullDialog:
+        """The pull dialog (one at a time: reopening shows the one that may still be pulling)."""
+        dialog = self.pull_dialog
+        if dialog is None:
+            dialog = PullDialog(self._client, self._tasks, self._report, reference, parent=self)
+            self.pull_dialog = dialog
+        elif reference and not dialog.pulling:
+            dialog.reference_edit.setText(reference)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     def _choose_archive(self) -> None:
         path = self._prompts.open_file("Load images", "Image archives (*.tar *.tar.gz);;All (*)")

@@ -1,5 +1,6 @@
-"""``MainWindow``: a sidebar (Containers, Images, Volumes), the panels, an Engine menu, and a
-status bar with the engine's state. Closing it hides it while the tray keeps the app running."""
+"""``MainWindow``: a sidebar (Containers, Images, Volumes), the panels, an Engine menu, a
+Registries menu with the docker config's logins, and a status bar with the engine's state.
+Closing it hides it while the tray keeps the app running."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from desktop_app.views.containers_panel import ContainersPanel
 from desktop_app.views.engine_controls import EngineControls, state_icon
 from desktop_app.views.images_panel import ImagesPanel
 from desktop_app.views.prompts import ErrorReporter, Prompts
+from desktop_app.views.registries_view import RegistriesDialog
 from desktop_app.views.volumes_panel import VolumesPanel
 
 PAGES = ("Containers", "Images", "Volumes")
@@ -74,6 +76,11 @@ class MainWindow(QMainWindow):
         engine_menu = self.menuBar().addMenu("&Engine")
         for action in (engine.start_action, engine.stop_action, engine.restart_action):
             engine_menu.addAction(action)
+        self._tasks = tasks
+        self.registries: RegistriesDialog | None = None
+        registries_menu = self.menuBar().addMenu("&Registries")
+        self.registries_action = registries_menu.addAction("Logins…")
+        self.registries_action.triggered.connect(lambda: self.show_registries())
         self.engine_label = QLabel()
         self.statusBar().addPermanentWidget(self.engine_label, 1)
         engine.on_status(self._engine_status)
@@ -95,6 +102,15 @@ class MainWindow(QMainWindow):
     def run_image(self, image: str) -> None:
         self.show_page("Containers")
         self.containers.open_run_dialog(image)
+
+    def show_registries(self) -> RegistriesDialog:
+        """The read-only list of registry logins, read afresh each time it is opened."""
+        if self.registries is None:
+            self.registries = RegistriesDialog(self._tasks, parent=self)
+        self.registries.refresh()
+        self.registries.show()
+        self.registries.raise_()
+        return self.registries
 
     def _engine_status(self, status: EngineStatus) -> None:
         self.engine_label.setText(status.summary())

@@ -1,0 +1,118 @@
+"""``RegistriesDialog``: read-only list of the registries the docker config holds logins for,
+with the username, where the secret lives (a credential helper or plaintext in config.json) and
+whether the docker CLI would use it. Secrets are never read, let alone shown."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.state.registries import RegistryLogins, collect_logins
+from desktop_app.tasks import TaskOwner
+
+COLUMNS = ("Registry", "Username", "Secret kept by", "Used")
+
+
+class RegistriesDialog(QDialog):
+    def __init__(
+        self,
+        tasks: TaskOwner,
+        config_dir: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Registry logins")
+        self.resize(640, 320)
+        self._tasks = tasks
+        self._config_dir = config_dir
+        self.task: asyncio.Task[RegistryLogins] | None = None
+        self.source = QLabel()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.problems = QLabel()
+        self.problems.setStyleSheet("color: #b00020")
+        self.problems.setWordWrap(True)
+        self.problems.hide()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.refresh_button = QPushButton("Refresh")
+        buttons.addButton(self.refresh_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.refresh_button.clicked.connect(self.refresh)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.source)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.problems)
+        layout.addWidget(buttons)
+
+    def refresh(self) -> asyncio.Task[RegistryLogins] | None:
+        """Read the config and list the helpers' logins again (in a thread: helpers are
+        programs that may take their time); None while a refresh is under way."""
+        if self.task is not None and not self.task.done():
+            return None
+        self.refresh_button.setEnabled(False)
+        self.source.setText("Reading the docker config…")
+        self.task = self._tasks.spawn(
+            self._load(), name="registry-logins", on_error=self._show_error
+        )
+        return self.task
+
+    async def _load(self) -> RegistryLogins:
+        try:
+            logins = await asyncio.to_thread(collect_logins, self._config_dir)
+        finally:
+            self.refresh_button.setEnabled(True)
+        self._show(logins)
+        return logins
+
+    def _show(self, found: RegistryLogins) -> None:
+        count = len(found.logins)
+        self.source.setText(f"{count} login{'s' if count != 1 else ''} in {found.config_path}")
+        self.table.setRowCount(count)
+        for row, login in enumerate(found.logins):
+            cells = (login.registry, login.username, login.store, "yes" if login.used else "no")
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.problems.setText("\n".join(found.problems))
+        self.problems.setVisible(bool(found.problems))
+
+    def _show_error(self, exc: BaseException) -> None:
+        # A broken config.json is the answer to "where am I logged in", so it is shown here.
+        self.table.setRowCount(0)
+        self.source.setText("Cannot read the docker config")
+        self.problems.setText(str(exc))
+        self.problems.show()
+
+    def column_texts(self, title: str) -> list[str]:
+        column = COLUMNS.index(title)
+        return [self._cell(row, column) for row in range(self.table.rowCount())]
+
+    def _cell(self, row: int, column: int) -> str:
+        item = self.table.item(row, column)
+        return item.text() if item is not None else ""
+
+    def all_texts(self) -> str:
+        """Everything the dialog shows, for checks that no secret is on screen."""
+        cells = [
+            self._cell(row, column)
+            for row in range(self.table.rowCount())
+            for column in range(len(COLUMNS))
+        ]
+        return "\n".join([self.source.text(), *cells, self.problems.text()])
