@@ -616,14 +616,14 @@ def test_search_lists_a_registry_catalog(
 ) -> None:
     assert _login(cli, registry.address).returncode == 0
     try:
-        for name in ("search/busybox", "search/other", "tools/busy-extra"):
+        for name in ("srch/needle-one", "srch/other", "tools/needle-two"):
             cli("push", _tagged(cli, test_image, f"{registry.address}/{name}:1"))
         found = cli(
-            "search", "--format", "{{.Name}} {{.StarCount}}", f"{registry.address}/busy"
+            "search", "--format", "{{.Name}} {{.StarCount}}", f"{registry.address}/needle"
         ).stdout.split("\n")
         assert found[:-1] == [
-            f"{registry.address}/search/busybox 0",
-            f"{registry.address}/tools/busy-extra 0",
+            f"{registry.address}/srch/needle-one 0",
+            f"{registry.address}/tools/needle-two 0",
         ]
         limited = cli("search", "--limit", "1", "--format", "{{.Name}}", f"{registry.address}/")
         assert len(limited.stdout.split()) == 1
