@@ -5,13 +5,57 @@ through the userland proxy and containers get no outbound NAT."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from engine.networks.endpoints import Sandbox
+from engine.networks.model import NetworkRecord
 from engine.networks.nftables import BridgeRules, Nftables, PortRule, delete_table, ruleset
 
 log = logging.getLogger(__name__)
+
+
+def bridge_rules(records: Iterable[NetworkRecord]) -> list[BridgeRules]:
+    return [
+        BridgeRules(
+            bridge=record.bridge,
+            subnets=tuple(c.subnet for c in record.subnet_configs()),
+            internal=record.internal,
+            icc=record.icc,
+        )
+        for record in records
+    ]
+
+
+def port_rules(
+    sandboxes: Iterable[Sandbox], networks: Mapping[str, NetworkRecord]
+) -> list[PortRule]:
+    """DNAT for every published port, to the container's address on its first network; ports
+    whose host address has no counterpart there are left to the userland proxy."""
+    rules = []
+    for sandbox in sandboxes:
+        primary = sandbox.endpoints[0] if sandbox.endpoints else None
+        record = networks.get(primary.network_id) if primary else None
+        if primary is None or record is None:
+            continue
+        for binding in sandbox.ports:
+            host = ipaddress.ip_address(binding.host_ip)
+            target = primary.address(host.version)
+            if target is None:
+                continue
+            rules.append(
+                PortRule(
+                    proto=binding.proto,
+                    host_ip=None if host.is_unspecified else host,
+                    host_port=binding.host_port,
+                    container_ip=target.ip,
+                    container_port=binding.container_port,
+                    bridge=record.bridge,
+                )
+            )
+    return rules
 
 
 def table_name(bridge: str) -> str:

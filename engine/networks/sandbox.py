@@ -20,9 +20,8 @@ from engine.meta.records import read_records
 from engine.networks import ipam, links, netns
 from engine.networks.dns import EmbeddedDns, create_sockets_in_netns
 from engine.networks.endpoints import Endpoint, EndpointRequest, Sandbox, SandboxRequest, mac_for
-from engine.networks.firewall import Firewall
+from engine.networks.firewall import Firewall, bridge_rules, port_rules
 from engine.networks.model import NetworkRecord
-from engine.networks.nftables import BridgeRules, PortRule
 from engine.networks.ports import PortAllocator, PortBinding, PortSpec
 from engine.networks.proxy import PortProxy
 from engine.networks.resolver import ContainerResolver
@@ -400,37 +399,10 @@ class SandboxManager:
                 await self.detach(container_id)
 
     async def refresh_firewall(self) -> None:
-        bridges = [
-            BridgeRules(
-                bridge=record.bridge,
-                subnets=tuple(c.subnet for c in record.subnet_configs()),
-                internal=record.internal,
-                icc=record.icc,
-            )
-            for record in self.networks.bridges()
-        ]
-        ports = []
-        for sandbox in self.sandboxes.values():
-            primary = sandbox.endpoints[0] if sandbox.endpoints else None
-            record = self.networks.networks.get(primary.network_id) if primary else None
-            if primary is None or record is None:
-                continue
-            for binding in sandbox.ports:
-                host = ipaddress.ip_address(binding.host_ip)
-                target = primary.address(host.version)
-                if target is None:
-                    continue  # the userland proxy carries it
-                ports.append(
-                    PortRule(
-                        proto=binding.proto,
-                        host_ip=None if host.is_unspecified else host,
-                        host_port=binding.host_port,
-                        container_ip=target.ip,
-                        container_port=binding.container_port,
-                        bridge=record.bridge,
-                    )
-                )
-        await self.firewall.apply(bridges, ports)
+        bridges = self.networks.bridges()
+        await self.firewall.apply(
+            bridge_rules(bridges), port_rules(self.sandboxes.values(), self.networks.networks)
+        )
 
     async def close(self) -> None:
         """Stop serving (containers keep their namespaces, addresses and NAT rules)."""
