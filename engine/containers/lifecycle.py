@@ -206,6 +206,7 @@ class Lifecycle:
                 sandbox = None
                 if uses_sandbox(record.host_config):
                     sandbox = await self.sandboxes.attach(sandbox_request(record))
+                    self._network_events("connect", record, sandbox)
                 await asyncio.to_thread(self._prepare, record, paths, sandbox)
                 created = await create_container(self._conmon_options(record, paths))
                 for hook in self._attach_hooks.pop(record.id, []):
@@ -249,6 +250,17 @@ class Lifecycle:
         for hook in self._attach_hooks.pop(container_id, []):
             with contextlib.suppress(Exception):
                 await hook(error)
+
+    def _network_events(self, action: str, record: ContainerRecord, sandbox: Sandbox) -> None:
+        """dockerd's ``network connect``/``disconnect`` events as a container starts or stops."""
+        names = {e.get("NetworkID"): name for name, e in record.networks.items()}
+        for endpoint in sandbox.endpoints:
+            attributes = {
+                "container": record.id,
+                "name": names.get(endpoint.network_id, endpoint.network_id),
+                "type": "bridge",
+            }
+            self.events.publish("network", action, endpoint.network_id, attributes)
 
     def attributes(self, record: ContainerRecord) -> dict[str, str]:
         return {**record.labels, "image": record.image, "name": record.bare_name}
@@ -301,7 +313,10 @@ class Lifecycle:
         """Undo a start: the runtime's container, the network, the root mount, the cgroup."""
         with contextlib.suppress(RuntimeFailure):
             await self.setup.runtime.delete(record.id, force=True)
-        await self.sandboxes.detach(record.id)
+        sandbox = self.sandboxes.get(record.id)
+        if sandbox is not None:
+            await self.sandboxes.detach(record.id)
+            self._network_events("disconnect", record, sandbox)
         await asyncio.to_thread(self._release_files, record, paths)
 
     def _release_files(self, record: ContainerRecord, paths: ContainerPaths) -> None:

@@ -173,12 +173,18 @@ def test_teardown_after_stop_and_rm(
 ) -> None:
     cleanup.append("brief")
     before = host_links()
+    since = time.time()
     docker("run", "-d", "--name", "brief", "-p", "127.0.0.1::80", "busybox", "sleep", "300")
     assert len(host_links() - before) == 1  # the host end of its veth
     docker("stop", "-t", "0", "brief")
     assert host_links() == before
     assert not any((engine.exec_root / "netns").iterdir())
     assert inspect(docker, "inspect", "brief")["NetworkSettings"]["Ports"] == {}
+    events = docker(
+        "events", "--since", f"{since - 1:.3f}", "--until", f"{time.time():.3f}",
+        "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}",
+    ).stdout.split("\n")  # fmt: skip
+    assert [e for e in events if e] == ["connect bridge", "disconnect bridge"]
     docker("rm", "brief")
 
 
