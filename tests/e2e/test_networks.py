@@ -51,8 +51,9 @@ def fetch(url: str, attempts: int = 50) -> str:
     raise AssertionError("unreachable")
 
 
-def host_links() -> set[str]:
-    return set(os.listdir("/sys/class/net"))
+def bridge_ports(engine: EngineProcess) -> set[str]:
+    """The links plugged into the engine's default bridge (other sessions' links are not)."""
+    return set(os.listdir(f"/sys/class/net/{engine.bridge}/brif"))
 
 
 @pytest.fixture
@@ -154,7 +155,7 @@ def test_a_port_in_use_fails_the_start_and_leaves_nothing(
     holder.bind(("127.0.0.1", 0))
     holder.listen()
     port = holder.getsockname()[1]
-    links_before = host_links()
+    links_before = bridge_ports(engine)
     try:
         result = docker("run", "-d", "--name", "clash", "-p", f"127.0.0.1:{port}:80",
                         "busybox", "sleep", "300", check=False)  # fmt: skip
@@ -164,7 +165,7 @@ def test_a_port_in_use_fails_the_start_and_leaves_nothing(
     assert "address already in use" in result.stderr
     state = inspect(docker, "inspect", "clash")["State"]
     assert not state["Running"]
-    assert host_links() == links_before
+    assert bridge_ports(engine) == links_before
     assert not any((engine.exec_root / "netns").iterdir())
 
 
@@ -172,12 +173,13 @@ def test_teardown_after_stop_and_rm(
     docker: DockerCLI, engine: EngineProcess, cleanup: list[str]
 ) -> None:
     cleanup.append("brief")
-    before = host_links()
+    before = bridge_ports(engine)
     since = time.time()
     docker("run", "-d", "--name", "brief", "-p", "127.0.0.1::80", "busybox", "sleep", "300")
-    assert len(host_links() - before) == 1  # the host end of its veth
+    added = bridge_ports(engine) - before
+    assert len(added) == 1 and os.path.exists(f"/sys/class/net/{added.pop()}")  # its veth
     docker("stop", "-t", "0", "brief")
-    assert host_links() == before
+    assert bridge_ports(engine) == before
     assert not any((engine.exec_root / "netns").iterdir())
     assert inspect(docker, "inspect", "brief")["NetworkSettings"]["Ports"] == {}
     brief = inspect(docker, "inspect", "brief")["Id"]
