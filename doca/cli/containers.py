@@ -1,4 +1,4 @@
-"""Container commands: ps, run, start, stop, rm, logs."""
+"""Container commands: ps, run, start, stop, rm, logs, exec."""
 
 from __future__ import annotations
 
@@ -210,4 +210,32 @@ def logs(session: Session, follow: bool, container: str) -> None:
     session.run(lambda client: _print_logs(client, container, follow))
 
 
-COMMANDS = (ps, run, start, stop, rm, logs)
+# Everything after CONTAINER is the command, options included.
+@click.command("exec", context_settings={"allow_interspersed_args": False})
+@click.option("-e", "--env", multiple=True, metavar="K=V", help="Set an environment variable.")
+@click.option("-w", "--workdir", help="Working directory inside the container.")
+@click.option("-u", "--user", help="User name or UID[:GID] to run as.")
+@click.argument("container")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_obj
+def exec_command(
+    session: Session,
+    env: tuple[str, ...],
+    workdir: str | None,
+    user: str | None,
+    container: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command in a running container; print its output and exit with its code."""
+
+    async def operation(client: EngineClient) -> int:
+        containers = client.containers
+        exec_id = await containers.create_exec(container, list(command), list(env), workdir, user)
+        async for stream, chunk in containers.start_exec(exec_id):
+            _write(stream, chunk)
+        return int((await containers.inspect_exec(exec_id)).get("ExitCode") or 0)
+
+    sys.exit(session.run(operation))
+
+
+COMMANDS = (ps, run, start, stop, rm, logs, exec_command)

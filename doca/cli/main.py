@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from doca.cli import containers, images, networks, system, volumes
+from doca.cli import (
+    containers,
+    images,
+    inspection,
+    networks,
+    registry_commands,
+    system,
+    volumes,
+)
 from doca.cli.credentials import credentials
 from doca.cli.registry import registry
 from doca.cli.runner import Session, fail
@@ -47,6 +55,8 @@ for command in (
     *volumes.COMMANDS,
     *networks.COMMANDS,
     *system.COMMANDS,
+    *registry_commands.COMMANDS,
+    *inspection.COMMANDS,
 ):
     cli.add_command(command)
 cli.add_command(registry)

@@ -46,6 +46,12 @@ class EngineClient:
     async def info(self) -> dict[str, Any]:
         return dict(await self._transport.call("GET", "/info"))
 
+    async def login(self, username: str, password: str, serveraddress: str) -> dict[str, Any]:
+        """Have the engine check a registry login (``docker login``): ``Status`` and, from
+        registries that issue one, an ``IdentityToken`` to keep instead of the password."""
+        body = {"username": username, "password": password, "serveraddress": serveraddress}
+        return dict(await self._transport.call("POST", "/auth", json=body) or {})
+
     async def events(
         self, since: float | None = None, filters: dict[str, list[str]] | None = None
     ) -> AsyncIterator[dict[str, Any]]:

@@ -9,14 +9,46 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiohttp import StreamReader
 
+from doca.client.errors import EngineError
 from doca.client.transport import Transport
 
+# The 8-byte header of docker's stdcopy frames: stream (1 stdout, 2 stderr), 3 zero bytes,
+# big-endian payload length.
 _FRAME = struct.Struct(">BxxxI")
 
 
 def _filters(filters: dict[str, list[str]] | None) -> str | None:
     return orjson.dumps(filters).decode() if filters else None
+
+
+def _auth_headers(auth: str | None) -> dict[str, str]:
+    return {"X-Registry-Auth": auth} if auth else {}
+
+
+async def _frames(content: StreamReader) -> AsyncIterator[tuple[int, bytes]]:
+    """(stream, payload) pairs of a multiplexed (non-TTY) stream until it ends."""
+    while True:
+        try:
+            header = await content.readexactly(_FRAME.size)
+        except EOFError:
+            return
+        stream, length = _FRAME.unpack(header)
+        yield stream, await content.readexactly(length)
+
+
+async def _progress(
+    transport: Transport, method: str, path: str, **kwargs: Any
+) -> AsyncIterator[dict[str, Any]]:
+    """A stream of docker's JSON progress messages; a message reporting an error raises
+    EngineError once the messages before it were yielded."""
+    async for message in transport.json_lines(method, path, **kwargs):
+        if not isinstance(message, dict):
+            continue
+        if message.get("error"):
+            raise EngineError(500, str(message["error"]))
+        yield message
 
 
 class Containers:
@@ -84,13 +116,8 @@ class Containers:
                 async for chunk in resp.content.iter_any():
                     yield 1, chunk
                 return
-            while True:
-                try:
-                    header = await resp.content.readexactly(_FRAME.size)
-                except EOFError:
-                    return
-                stream, length = _FRAME.unpack(header)
-                yield stream, await resp.content.readexactly(length)
+            async for frame in _frames(resp.content):
+                yield frame
 
     async def stats(self, container: str, stream: bool = True) -> AsyncIterator[dict[str, Any]]:
         async for sample in self._t.json_lines(
@@ -100,6 +127,47 @@ class Containers:
 
     async def top(self, container: str) -> dict[str, Any]:
         return dict(await self._t.call("GET", f"/containers/{container}/top"))
+
+    async def create_exec(
+        self,
+        container: str,
+        cmd: builtins.list[str],
+        env: builtins.list[str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> str:
+        """A non-interactive exec (no stdin, no TTY) of ``cmd`` in ``container``; its ID."""
+        config = {"Cmd": cmd, "Env": env or [], "WorkingDir": workdir or "", "User": user or "",
+                  "AttachStdin": False, "AttachStdout": True, "AttachStderr": True,
+                  "Tty": False}  # fmt: skip
+        answer = await self._t.call("POST", f"/containers/{container}/exec", json=config)
+        return str(answer["Id"])
+
+    async def start_exec(self, exec_id: str) -> AsyncIterator[tuple[int, bytes]]:
+        """(stream, chunk) pairs of a started non-TTY exec's output, until it ends."""
+        body = {"Detach": False, "Tty": False}
+        async with self._t.request("POST", f"/exec/{exec_id}/start", json=body) as resp:
+            async for frame in _frames(resp.content):
+                yield frame
+
+    async def inspect_exec(self, exec_id: str) -> dict[str, Any]:
+        return dict(await self._t.call("GET", f"/exec/{exec_id}/json"))
+
+    async def exec_run(
+        self,
+        container: str,
+        cmd: builtins.list[str],
+        env: builtins.list[str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> tuple[int, bytes, bytes]:
+        """Run ``cmd`` in ``container`` to its end: (exit code, stdout, stderr)."""
+        exec_id = await self.create_exec(container, cmd, env, workdir, user)
+        out: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        async for stream, chunk in self.start_exec(exec_id):
+            out.setdefault(stream, bytearray()).extend(chunk)
+        code = (await self.inspect_exec(exec_id)).get("ExitCode")
+        return int(code or 0), bytes(out[1]), bytes(out[2])
 
 
 class Images:
@@ -125,6 +193,27 @@ class Images:
         filters = None if dangling_only else {"dangling": ["false"]}
         answer = await self._t.call("POST", "/images/prune", params={"filters": _filters(filters)})
         return dict(answer)
+
+    async def pull(
+        self, name: str, tag: str = "", platform: str = "", auth: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Progress messages of ``docker pull``: ``name`` is the repository (``fromImage``),
+        ``tag`` a tag or a digest; ``auth`` the ``X-Registry-Auth`` value."""
+        params = {"fromImage": name, "tag": tag or None, "platform": platform or None}
+        async for message in _progress(
+            self._t, "POST", "/images/create", params=params, headers=_auth_headers(auth)
+        ):
+            yield message
+
+    async def push(
+        self, name: str, tag: str = "", auth: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Progress messages of ``docker push``; without ``tag`` every tag of ``name`` goes."""
+        async for message in _progress(
+            self._t, "POST", f"/images/{name}/push", params={"tag": tag or None},
+            headers=_auth_headers(auth),
+        ):  # fmt: skip
+            yield message
 
     async def load(self, path: Path) -> AsyncIterator[dict[str, Any]]:
         """Progress messages of a ``docker load`` of the archive at ``path``."""
