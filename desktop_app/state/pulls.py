@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from desktop_app.state.rows import human_size
 from doca.client import EngineClient, EngineError
 from doca.credhelper.dockerconfig import ConfigError, auth_header_value
@@ -80,16 +78,15 @@ async def pull_image(
     is; an error before that (a bad reference, an unreachable engine) raises ``EngineError``.
     """
     name, tag = split_reference(reference)
-    params = {"fromImage": name, "tag": tag, "platform": platform or None}
-    headers = {"X-Registry-Auth": auth} if auth else {}
-    # The client's own json_lines turns an error message into an exception; read the lines here.
-    transport = client._transport
-    async with transport.request("POST", "/images/create", params=params, headers=headers) as resp:
-        async for line in resp.content:
-            if line.strip():
-                message = orjson.loads(line)
-                if isinstance(message, dict):
-                    yield message
+    started = False
+    try:
+        async for message in client.images.pull(name, tag, platform or "", auth):
+            started = True
+            yield message
+    except EngineError as exc:
+        if not started:
+            raise
+        yield {"error": exc.message, "errorDetail": {"message": exc.message}}
 
 
 @dataclass

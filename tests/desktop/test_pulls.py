@@ -240,7 +240,9 @@ async def test_run_pull_raises_the_engines_errors(
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"placeholder.invalid": {}}}))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     client, _, script = engine
-    script.extend([*FRESH[:3], {"error": "manifest unknown", "errorDetail": {"message": "x"}}])
+    script.extend(
+        [*FRESH[:3], {"error": "manifest unknown", "errorDetail": {"message": "manifest unknown"}}]
+    )
     progress = PullProgress("r.test/app:1")
     ticks: list[float] = []
     with pytest.raises(PullFailed, match="manifest unknown"):
