@@ -93,7 +93,8 @@ class EngineSupervisor:
         remove = self.add_listener(lambda s: reached.set() if s.state in states else None)
         try:
             if self.status.state not in states:
-                await asyncio.wait_for(reached.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await reached.wait()
             return self.status
         finally:
             remove()
@@ -167,7 +168,8 @@ class EngineSupervisor:
 
     async def _ping(self) -> bool:
         try:
-            return await asyncio.wait_for(self._ping_fn(), 2.0)
+            async with asyncio.timeout(2.0):  # not wait_for: it can swallow a cancel on 3.11
+                return await self._ping_fn()
         except TimeoutError:
             return False
 

@@ -69,16 +69,20 @@ class EventPump:
             failures += 1
             await self._sleep(self._retry_delays[min(failures, len(self._retry_delays)) - 1])
 
+    # asyncio.timeout rather than wait_for: on Python 3.11 wait_for can swallow a cancel that
+    # arrives as the awaited call finishes, and the pump would then never stop.
     async def _answers(self) -> bool:
         try:
-            return await asyncio.wait_for(self._client.ping(), 5.0)
+            async with asyncio.timeout(5.0):
+                return await self._client.ping()
         except TimeoutError:
             return False
 
     async def _sleep(self, delay: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
 
     def _dispatch(self, event: dict[str, Any]) -> None:
         for handler in list(self._handlers):
