@@ -21,6 +21,7 @@ from doca.cli.registry import registry
 from doca.cli.runner import Session, fail
 from doca.client import EngineError
 from doca.client.transport import default_host
+from doca.compose.commands import compose
 
 
 class DocaGroup(click.Group):
@@ -61,6 +62,7 @@ for command in (
     cli.add_command(command)
 cli.add_command(registry)
 cli.add_command(credentials)
+cli.add_command(compose)
 
 
 def main() -> None:
