@@ -6,63 +6,18 @@ does not hold it: ``docker rmi`` before each run removes the image and its layer
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.cases import Result, interleave, timed_ms
 from benchmarks.engines import Engine
+from tests.support.registry import REGISTRY, docker_registry
 from tests.support.testimage import build_layer_tar, build_rootfs_tar, build_save_tar
 
-REGISTRY = Path("/usr/bin/docker-registry")
 LAYERS = 5
 LAYER_BYTES = 10 * 1024 * 1024  # random, so gzip cannot shrink it: ~50 MB on the wire
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def local_registry(root: Path) -> Iterator[str]:
-    """Debian's docker-registry on a free loopback port, without auth; its address."""
-    address = f"127.0.0.1:{_free_port()}"
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: {address}\n"
-    )
-    with (root / "registry.log").open("wb") as log:
-        process = subprocess.Popen([str(REGISTRY), "serve", str(config)], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("docker-registry did not start") from None
-                time.sleep(0.1)
-        yield address
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _image_tar(directory: Path, reference: str) -> Path:
@@ -82,7 +37,7 @@ def run(engines: list[Engine], runs: int) -> list[Result]:
         return []
     work = Path(tempfile.mkdtemp(prefix="doca-bench-pull-"))
     try:
-        with local_registry(work) as address:
+        with docker_registry(work) as address:
             reference = f"{address}/bench/fifty:1"
             seeder = engines[0]
             seeder.cli("load", "-i", str(_image_tar(work, reference)))

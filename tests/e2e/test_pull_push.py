@@ -14,13 +14,10 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +34,9 @@ from engine.registry.endpoints import lookup_endpoints
 from tests.e2e.test_registry_server import RegistryProcess
 from tests.support.dockerd import Dockerd, dockerd_available
 from tests.support.engine import DOCKER, DockerCLI, EngineProcess, short_root
+from tests.support.registry import docker_registry, registry_available
 from tests.support.testimage import TestImage
 
-REGISTRY = "/usr/bin/docker-registry"
-HTPASSWD = shutil.which("htpasswd")
 USER, PASSWORD = "tester", "s3cret-pass"
 
 pytestmark = [
@@ -48,15 +44,9 @@ pytestmark = [
     pytest.mark.skipif(not Path(DOCKER).exists(), reason=f"the docker CLI ({DOCKER}) is missing"),
 ]
 needs_registry = pytest.mark.skipif(
-    not Path(REGISTRY).exists() or HTPASSWD is None,
+    not registry_available(with_logins=True),
     reason="docker-registry (docker-registry) and htpasswd (apache2-utils) are needed",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _digest(data: bytes) -> str:
@@ -92,43 +82,11 @@ class Registry:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    if not Path(REGISTRY).exists() or HTPASSWD is None:
+    if not registry_available(with_logins=True):
         pytest.skip("docker-registry and htpasswd are needed")
     root = tmp_path_factory.mktemp("registry")
-    info = Registry(f"127.0.0.1:{_free_port()}", root)
-    htpasswd = root / "htpasswd"
-    subprocess.run(
-        [str(HTPASSWD), "-Bbc", str(htpasswd), USER, PASSWORD], check=True, capture_output=True
-    )
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: {info.address}\n"
-        f"auth:\n  htpasswd:\n    realm: doca-test\n    path: {htpasswd}\n"
-    )
-    with (root / "registry.log").open("wb") as log:
-        process = subprocess.Popen([REGISTRY, "serve", str(config)], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{info.address}/v2/", timeout=1)
-                break
-            except urllib.error.HTTPError:
-                break  # 401: it is serving
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("docker-registry did not start") from None
-                time.sleep(0.1)
-        yield info
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with docker_registry(root, (USER, PASSWORD)) as address:
+        yield Registry(address, root)
 
 
 @pytest.fixture(scope="module")

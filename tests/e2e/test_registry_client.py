@@ -6,16 +6,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import shutil
-import socket
-import subprocess
 import tarfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 import pytest
@@ -27,15 +20,12 @@ from engine.registry.client import RegistryClient
 from engine.registry.download import download_blob
 from engine.registry.endpoints import lookup_endpoints
 from engine.registry.manifests import ImageManifest, parse_manifest
-
-REGISTRY = "/usr/bin/docker-registry"
-HTPASSWD = shutil.which("htpasswd")
+from tests.support.registry import HTPASSWD, REGISTRY, docker_registry
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
-        not Path(REGISTRY).exists(),
-        reason="docker-registry is not installed (/usr/bin/docker-registry)",
+        not REGISTRY.exists(), reason="docker-registry is not installed (/usr/bin/docker-registry)"
     ),
     pytest.mark.skipif(HTPASSWD is None, reason="htpasswd is not installed (apache2-utils)"),
 ]
@@ -48,58 +38,12 @@ class Registry:
     password: str = "s3cret-pass"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return  # 401 without credentials: it is serving
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("docker-registry did not start within 15 seconds")
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     root = tmp_path_factory.mktemp("registry")
-    info = Registry(address=f"127.0.0.1:{_free_port()}")
-    htpasswd = root / "htpasswd"
-    subprocess.run(
-        [str(HTPASSWD), "-Bbc", str(htpasswd), info.user, info.password],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: {info.address}\n"
-        f"auth:\n  htpasswd:\n    realm: doca-test\n    path: {htpasswd}\n"
-    )
-    log = (root / "registry.log").open("wb")
-    process = subprocess.Popen([REGISTRY, "serve", str(config)], stdout=log, stderr=log)
-    try:
-        _wait_ready(f"http://{info.address}/v2/", process, time.monotonic() + 15)
-        yield info
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+    user, password = Registry("").user, Registry("").password
+    with docker_registry(root, (user, password)) as address:
+        yield Registry(address=address)
 
 
 def _client(registry: Registry, password: str | None = None) -> RegistryClient:
