@@ -147,7 +147,16 @@ class Engine:
             os.chown(path, -1, grp.getgrnam(self.config.group).gr_gid)
         log.info("API listening on %s", path)
 
-    async def _listen_tcp(self, runner: web.AppRunner, host: str, port: int) -> None:
+    def _check_hosts(self) -> None:
+        """Refuse addresses the engine will not listen on before it touches anything."""
+        for host in self.config.hosts:
+            url = urlsplit(host if "://" in host else f"unix://{host}")
+            if url.scheme == "tcp":
+                self._check_tcp(url.hostname or "", url.port or 2375)
+            elif url.scheme != "unix":
+                raise InvalidParameter(f"invalid host {host!r}: use unix://PATH or tcp://ADDR")
+
+    def _check_tcp(self, host: str, port: int) -> None:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
@@ -157,6 +166,9 @@ class Engine:
                 f"refusing to listen on tcp://{host}:{port} without TLS: only a loopback "
                 "address with --insecure-tcp is allowed"
             )
+
+    async def _listen_tcp(self, runner: web.AppRunner, host: str, port: int) -> None:
+        self._check_tcp(host, port)
         await web.TCPSite(runner, host, port).start()
         log.info("API listening on tcp://%s:%d (no TLS, loopback only)", host, port)
 
@@ -209,6 +221,7 @@ class Engine:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.events.bind(loop)
+        self._check_hosts()
         await asyncio.to_thread(self.recover)
         setup = await asyncio.to_thread(detect_host, self.paths.exec_root)
         log.info("OCI runtime: %s (%s)", setup.runtime.path, setup.cgroups.note)

@@ -108,6 +108,7 @@ def test_tcp_needs_tls_or_an_explicit_loopback_opt_in(root: Path) -> None:
     )  # fmt: skip
     assert refused.returncode == 1
     assert "without TLS" in refused.stderr
+    assert not (root / "d").exists()  # refused before it made anything (data root, bridge)
     public = run_engine(
         "-H", f"tcp://0.0.0.0:{port}", "--insecure-tcp", "--data-root", str(root / "d"),
         "--exec-root", str(root / "e"),
