@@ -86,6 +86,7 @@ def ensure_bridge(name: str, addresses: Sequence[Interface], mtu: int | None = N
                     index=index,
                     address=str(interface.ip),
                     prefixlen=interface.network.prefixlen,
+                    flags=NODAD if interface.version == 6 else 0,
                 )
             except NetlinkError as exc:
                 if exc.code != EEXIST:

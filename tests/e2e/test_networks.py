@@ -382,3 +382,28 @@ def test_a_renamed_container_answers_to_its_new_name(docker: DockerCLI, cleanup:
     assert docker("exec", "looker", "nslookup", "before", check=False).returncode != 0
     network = inspect(docker, "network", "inspect", "renames")
     assert {c["Name"] for c in network["Containers"].values()} == {"after", "looker"}
+
+
+def test_ipv6_mac_address_and_internal_networks(docker: DockerCLI, cleanup: list[str]) -> None:
+    cleanup += ["net:six", "net:inside", "dual", "walled"]
+    docker("network", "create", "--ipv6", "six")
+    six = inspect(docker, "network", "inspect", "six")
+    subnets = [c["Subnet"] for c in six["IPAM"]["Config"]]
+    assert six["EnableIPv6"] and any(":" in s for s in subnets) and any("." in s for s in subnets)
+    docker("run", "-d", "--name", "dual", "--network", "six", "--mac-address",
+           "02:42:de:ad:be:ef", "busybox", "sleep", "300")  # fmt: skip
+    endpoint = inspect(docker, "inspect", "dual")["NetworkSettings"]["Networks"]["six"]
+    assert endpoint["GlobalIPv6Address"] and endpoint["IPv6Gateway"]
+    assert endpoint["MacAddress"] == "02:42:de:ad:be:ef"
+    shown = docker("exec", "dual", "ifconfig", "eth0").stdout
+    assert "02:42:DE:AD:BE:EF" in shown and endpoint["GlobalIPv6Address"] in shown
+    assert (
+        "1 packets received"
+        in docker("exec", "dual", "ping6", "-c", "1", "-W", "2", endpoint["IPv6Gateway"]).stdout
+    )
+
+    docker("network", "create", "--internal", "inside")
+    assert inspect(docker, "network", "inspect", "inside")["Internal"] is True
+    docker("run", "-d", "--name", "walled", "--network", "inside", "busybox", "sleep", "300")
+    gateway = inspect(docker, "inspect", "walled")["NetworkSettings"]["Networks"]["inside"]
+    assert gateway["Gateway"]  # the bridge answers on it; nothing is routed beyond
