@@ -47,11 +47,6 @@ def _set_sysfs(path: str, value: str) -> None:
         Path(path).write_text(value)
 
 
-def link_exists(name: str) -> bool:
-    with IPRoute() as ipr:
-        return _lookup(ipr, name) is not None
-
-
 def bridge_addresses(name: str) -> list[Interface] | None:
     """The addresses of bridge ``name``, or None if there is no such link."""
     with IPRoute() as ipr:
@@ -95,17 +90,16 @@ def ensure_bridge(name: str, addresses: Sequence[Interface], mtu: int | None = N
     _set_sysfs(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
 
 
-def delete_link(name: str) -> None:
-    """Delete a link (a bridge, or a veth together with its peer); absent is fine."""
+def delete_link(name: str) -> bool:
+    """Delete a link (a bridge, or a veth together with its peer); False if there was none."""
     with IPRoute() as ipr:
-        index = _lookup(ipr, name)
-        if index is None:
-            return
         try:
-            ipr.link("del", index=index)
+            ipr.link("del", ifname=name)
         except NetlinkError as exc:
-            if exc.code != ENOENT:
+            if exc.code not in (ENOENT, ENODEV):
                 raise
+            return False
+    return True
 
 
 def host_veth_name() -> str:
@@ -194,12 +188,5 @@ def bring_up_loopback(netns_path: Path) -> None:
 
 def remove_endpoint(netns_path: Path | None, host_ifname: str, ifname: str) -> None:
     """Delete a container's veth pair, from the host side or else from inside its namespace."""
-    with IPRoute() as ipr:
-        try:
-            ipr.link("del", ifname=host_ifname)
-            return
-        except NetlinkError as exc:
-            if exc.code not in (ENOENT, ENODEV):
-                raise
-    if netns_path is not None and netns.exists(netns_path):
+    if not delete_link(host_ifname) and netns_path is not None and netns.exists(netns_path):
         netns.run_in(netns_path, lambda: delete_link(ifname))

@@ -301,15 +301,19 @@ class SandboxManager:
         self._sockets.pop(container_id, None)
         await asyncio.to_thread(self.ports.release, container_id)
         for endpoint in sandbox.endpoints:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(
-                    links.remove_endpoint, Path(sandbox.key), endpoint.host_ifname, endpoint.ifname
-                )
-            self._release(self.networks.networks.get(endpoint.network_id), endpoint.addresses)
+            await self._remove_endpoint(sandbox, endpoint)
         with contextlib.suppress(OSError):
             await asyncio.to_thread(netns.remove, Path(sandbox.key))
         self._file(container_id).unlink(missing_ok=True)
         self.sandboxes.pop(container_id, None)
+
+    async def _remove_endpoint(self, sandbox: Sandbox, endpoint: Endpoint) -> None:
+        """Unplug one endpoint and give its addresses back (the sandbox's list is the caller's)."""
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(
+                links.remove_endpoint, Path(sandbox.key), endpoint.host_ifname, endpoint.ifname
+            )
+        self._release(self.networks.networks.get(endpoint.network_id), endpoint.addresses)
 
     # -- connect / disconnect while running ----------------------------------------------
 
@@ -352,12 +356,8 @@ class SandboxManager:
         if sandbox is None or endpoint is None:
             return
         async with self.lock:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(
-                    links.remove_endpoint, Path(sandbox.key), endpoint.host_ifname, endpoint.ifname
-                )
+            await self._remove_endpoint(sandbox, endpoint)
             sandbox.endpoints.remove(endpoint)
-            self._release(self.networks.networks.get(network_id), endpoint.addresses)
             await asyncio.to_thread(self._save, sandbox)
 
     async def rename(self, container_id: str, old: str, new: str) -> None:

@@ -129,12 +129,9 @@ class NetworkService:
 
     # -- the default bridge ----------------------------------------------------------------
 
-    def _taken_networks(self, exclude: str = "") -> list[ipam.Network]:
-        taken = list(ipam.host_networks())
-        for record in self.bridges():
-            if record.id != exclude:
-                taken += [cfg.subnet for cfg in record.subnet_configs()]
-        return taken
+    def _taken_networks(self) -> list[ipam.Network]:
+        """Where a new subnet must not go: the host's routes and the engine's networks."""
+        return ipam.host_networks() + self._taken_engine_networks()
 
     def ensure_default_bridge(self) -> None:
         """The ``bridge`` network on the Linux bridge named by ``--bridge`` (blocking).
@@ -244,8 +241,7 @@ class NetworkService:
             taken.append(config.subnet)
         ipv6 = _bool(body, "EnableIPv6")
         if not any(c.subnet.version == 4 for c in configs):
-            host = ipam.host_networks()
-            subnet = ipam.choose_subnet(self.pools, host + taken)
+            subnet = ipam.choose_subnet(self.pools, ipam.host_networks() + taken)
             configs.insert(0, ipam.SubnetConfig(subnet=subnet))
         if ipv6 and not any(c.subnet.version == 6 for c in configs):
             configs.append(ipam.SubnetConfig(subnet=ipam.random_ula_subnet()))
