@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 
@@ -21,6 +20,7 @@ from tests.desktop.qtwait import finish, run
 from tests.support.engine import (
     DockerCLI,
     EngineProcess,
+    free_port,
     remove_network_state,
     short_root,
     unique_bridge_name,
@@ -28,12 +28,6 @@ from tests.support.engine import (
 from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

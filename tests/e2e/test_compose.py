@@ -4,20 +4,16 @@ with a network, DNS between services, a published port and a named volume, up an
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
-import compose
 import pytest
 
-from tests.support.engine import DockerCLI, EngineProcess
+from tests.support.compose import real
+from tests.support.engine import DockerCLI, EngineProcess, free_port
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
-
-COMPOSE = Path(os.path.dirname(compose.__file__)) / "docker-compose"
 
 PROJECT = """
 services:
@@ -40,47 +36,19 @@ volumes:
 """
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_compose(
-    engine: EngineProcess, directory: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "COMPOSE_"))}
-    env.update(DOCKER_HOST=engine.host, DOCKER_CONFIG=str(directory / "docker-config"))
-    result = subprocess.run(
-        [str(COMPOSE), "-p", "demo", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"compose {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
-        )
-    return result
-
-
 def test_compose_up_and_down(engine: EngineProcess, docker: DockerCLI, tmp_path: Path) -> None:
     port = free_port()
     (tmp_path / "docker-config").mkdir()
     (tmp_path / "compose.yaml").write_text(PROJECT.format(port=port))
     try:
-        run_compose(engine, tmp_path, "up", "-d")
-        rows = [json.loads(line) for line in run_compose(
+        real(engine, tmp_path, "up", "-d")
+        rows = [json.loads(line) for line in real(
             engine, tmp_path, "ps", "--format", "json"
         ).stdout.splitlines()]  # fmt: skip
         assert {r["Service"]: r["State"] for r in rows} == {"web": "running", "client": "running"}
 
         deadline = time.monotonic() + 20
-        while "hello-" not in (logs := run_compose(engine, tmp_path, "logs", "client").stdout):
+        while "hello-" not in (logs := real(engine, tmp_path, "logs", "client").stdout):
             assert time.monotonic() < deadline, logs
             time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
@@ -94,10 +62,10 @@ def test_compose_up_and_down(engine: EngineProcess, docker: DockerCLI, tmp_path:
         }
         assert "demo_data" in docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
 
-        again = run_compose(engine, tmp_path, "up", "-d")
+        again = real(engine, tmp_path, "up", "-d")
         assert "Running" in again.stderr  # nothing recreated
     finally:
-        run_compose(engine, tmp_path, "down", "-v", "-t", "1", check=False)
+        real(engine, tmp_path, "down", "-v", "-t", "1", check=False)
     assert "demo_default" not in docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert "demo_data" not in docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
     assert docker("ps", "-aq", "--filter", "label=com.docker.compose.project=demo").stdout == ""

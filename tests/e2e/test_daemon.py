@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine import DockerCLI, EngineProcess, short_root
+from tests.support.engine import DockerCLI, EngineProcess, free_port, short_root
 
 
 @pytest.fixture
@@ -30,12 +29,6 @@ def run_engine(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[s
     return subprocess.run(
         [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=timeout
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_socket_mode_pidfile_and_clean_shutdown(root: Path) -> None:

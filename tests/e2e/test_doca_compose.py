@@ -5,22 +5,18 @@ invalid file creates nothing."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import compose
 import pytest
 
-from tests.support.engine import DockerCLI, EngineProcess
+from tests.support.compose import doca, real
+from tests.support.engine import DockerCLI, EngineProcess, free_port
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
 
-REAL_COMPOSE = Path(os.path.dirname(compose.__file__)) / "docker-compose"
-DOCA = [str(Path(sys.executable).parent / "doca")]
 
 PROJECT = """
 services:
@@ -49,45 +45,6 @@ networks:
 volumes:
   data: {{}}
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tool_env(engine: EngineProcess, directory: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "COMPOSE_"))}
-    env.update(DOCKER_HOST=engine.host, DOCKER_CONFIG=str(directory / "docker-config"),
-               PYTHONPATH=str(Path(__file__).resolve().parents[2]))  # fmt: skip
-    return env
-
-
-def run(
-    tool: list[str], engine: EngineProcess, directory: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    (directory / "docker-config").mkdir(exist_ok=True)
-    result = subprocess.run(
-        [*tool, *args], cwd=directory, capture_output=True, text=True,
-        env=tool_env(engine, directory), timeout=120,
-    )  # fmt: skip
-    if check and result.returncode != 0:
-        raise AssertionError(f"{tool[-1]} {' '.join(args)} exited {result.returncode}:\n"
-                             f"{result.stdout}\n{result.stderr}")  # fmt: skip
-    return result
-
-
-def real(engine: EngineProcess, directory: Path, *args: str, check: bool = True
-         ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    return run([str(REAL_COMPOSE), "-p", "demo"], engine, directory, *args, check=check)
-
-
-def doca(engine: EngineProcess, directory: Path, *args: str, check: bool = True
-         ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    return run([*DOCA, "compose", "-p", "demo"], engine, directory, *args, check=check)
 
 
 def ps_states(result: subprocess.CompletedProcess[str]) -> dict[str, str]:

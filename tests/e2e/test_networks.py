@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine import DockerCLI, EngineProcess
+from tests.support.engine import DockerCLI, EngineProcess, free_port
 from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
@@ -30,12 +30,6 @@ HTTPD = ["sh", "-c", "mkdir -p /www && echo hello-$(hostname) > /www/index.html 
 
 def inspect(docker: DockerCLI, *args: str) -> Any:
     return json.loads(docker(*args).stdout)[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fetch(url: str, attempts: int = 50) -> str:

@@ -237,6 +237,13 @@ def wait_ready(
     raise RuntimeError(f"{proc.args[0]} did not become ready:\n{log_text()}")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def short_root() -> Path:
     """A directory with a short path: unix socket paths must stay under 108 bytes."""
     return Path(tempfile.mkdtemp(prefix="doca-", dir="/tmp"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -13,18 +12,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.engine import free_port
+
 REGISTRY = Path("/usr/bin/docker-registry")
 HTPASSWD = shutil.which("htpasswd")
 
 
 def registry_available(with_logins: bool = False) -> bool:
     return REGISTRY.exists() and (HTPASSWD is not None or not with_logins)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
