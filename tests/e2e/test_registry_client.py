@@ -31,18 +31,20 @@ pytestmark = [
 ]
 
 
+USER, PASSWORD = "tester", "s3cret-pass"
+
+
 @dataclass
 class Registry:
     address: str
-    user: str = "tester"
-    password: str = "s3cret-pass"
+    user: str = USER
+    password: str = PASSWORD
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     root = tmp_path_factory.mktemp("registry")
-    user, password = Registry("").user, Registry("").password
-    with docker_registry(root, (user, password)) as address:
+    with docker_registry(root, (USER, PASSWORD)) as address:
         yield Registry(address=address)
 
 
