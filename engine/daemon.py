@@ -20,6 +20,7 @@ from aiohttp import web
 from engine import __version__
 from engine.api.app import make_app
 from engine.api.context import ApiContext
+from engine.build.cache import BuildCache
 from engine.config import EngineConfig, reload_config
 from engine.containers.host import HostSetup, detect_host
 from engine.containers.lifecycle import Lifecycle
@@ -243,6 +244,7 @@ class Engine:
             networks=self.networks,
             downloads=Downloads(self.paths.distribution / "downloads"),
             distribution=distribution,
+            build_cache=BuildCache(self.paths.builder),
             engine_id=_engine_id(self.paths),
             started_at=time.time(),
         )

@@ -62,6 +62,11 @@ class Paths:
         return self.data_root / "distribution"
 
     @property
+    def builder(self) -> Path:
+        """The classic builder's cache: which image each build step produced."""
+        return self.data_root / "builder"
+
+    @property
     def netns(self) -> Path:
         """Containers' network namespaces, each pinned by a bind mount on a file."""
         return self.exec_root / "netns"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.api import archive, containers, execs, images, networks, stats, system, volumes
+from engine.api import archive, build, containers, execs, images, networks, stats, system, volumes
 from engine.api.context import CONTEXT, ApiContext, Routes
 from engine.api.errors import error_middleware
 from engine.api.version import version_middleware
@@ -27,4 +27,5 @@ def make_app(ctx: ApiContext) -> web.Application:
     stats.register(routes)
     volumes.register(routes)
     networks.register(routes)
+    build.register(routes)
     return app

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from engine.build.cache import BuildCache
 from engine.config import EngineConfig
 from engine.containers.service import ContainerService
 from engine.events.bus import EventBus
@@ -30,6 +31,7 @@ class ApiContext:
     networks: NetworkService
     downloads: Downloads  # layer files of pulls, kept to resume
     distribution: DistributionMap  # pushed layers' compressed digests and repositories
+    build_cache: BuildCache  # the classic builder's step cache
     engine_id: str
     started_at: float
     extra: dict[str, Any] = field(default_factory=dict)

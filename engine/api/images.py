@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,9 +13,15 @@ from aiohttp import web
 from engine.api.context import Routes, context
 from engine.api.params import bool_param, filters_param, int_param, registry_auth
 from engine.api.responses import json_response
-from engine.api.streams import JsonStream, run_with_progress, spooled_body, stream_from_thread
+from engine.api.streams import (
+    JsonStream,
+    relay,
+    run_with_progress,
+    spooled_body,
+    stream_from_thread,
+)
 from engine.api.version import VERSION_KEY
-from engine.errors import EngineError, InvalidParameter
+from engine.errors import InvalidParameter
 from engine.images.importer import import_rootfs
 from engine.images.load import ImageLoader
 from engine.images.platform_query import parse_platform
@@ -115,26 +121,6 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     return await stream.finish()
 
 
-async def _relay(stream: JsonStream, job: Callable[[ProgressQueue], Awaitable[object]]) -> None:
-    """Run ``job`` while sending what it emits; an error before the first message is raised
-    (and becomes the HTTP status), later ones end the stream as an error message."""
-    queue = ProgressQueue()
-    task = asyncio.ensure_future(job(queue))
-    task.add_done_callback(lambda _: queue.close())
-    try:
-        async for message in queue:
-            await stream.send(message)
-        await task
-    except EngineError as exc:
-        if not stream.started:
-            raise
-        await stream.send_error(exc.message)
-    finally:
-        if not task.done():  # the client went away: stop the transfer
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
 async def pull_image(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     query = request.query
@@ -148,7 +134,7 @@ async def pull_image(request: web.Request) -> web.StreamResponse:
         puller = ImagePuller(ctx.images, ctx.config, downloads, known, queue.emit)
         return await puller.pull(ref, credentials, platform)
 
-    await _relay(stream, job)
+    await relay(stream, job)
     return await stream.finish()
 
 
@@ -165,7 +151,7 @@ async def push_image(request: web.Request) -> web.StreamResponse:
         await pusher.push(replace(name, tag=None, digest=None), tag, credentials)
         return None
 
-    await _relay(stream, job)
+    await relay(stream, job)
     return await stream.finish()
 
 

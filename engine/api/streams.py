@@ -8,7 +8,7 @@ import io
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +17,8 @@ import orjson
 from aiohttp import web
 
 from engine.api.version import API_VERSION_HEADERS
+from engine.errors import EngineError
+from engine.images.transfer_progress import ProgressQueue
 
 T = TypeVar("T")
 SPOOL_CHUNK = 1 << 20
@@ -46,14 +48,37 @@ class JsonStream:
         if not self.response.prepared:
             await self.response.prepare(self.request)
 
-    async def send_error(self, message: str) -> None:
-        await self.send({"errorDetail": {"message": message}, "error": message})
+    async def send_error(self, message: str, code: int | None = None) -> None:
+        detail: dict[str, Any] = {"message": message}
+        if code:
+            detail["code"] = code  # the docker CLI exits with it
+        await self.send({"errorDetail": detail, "error": message})
 
     async def finish(self) -> web.StreamResponse:
         if not self.response.prepared:
             await self.response.prepare(self.request)
         await self.response.write_eof()
         return self.response
+
+
+async def relay(stream: JsonStream, job: Callable[[ProgressQueue], Awaitable[object]]) -> None:
+    """Run ``job`` while sending what it emits; an error before the first message is raised
+    (and becomes the HTTP status), later ones end the stream as an error message."""
+    queue = ProgressQueue()
+    task = asyncio.ensure_future(job(queue))
+    task.add_done_callback(lambda _: queue.close())
+    try:
+        async for message in queue:
+            await stream.send(message)
+        await task
+    except EngineError as exc:
+        if not stream.started:
+            raise
+        await stream.send_error(exc.message, getattr(exc, "code", None))
+    finally:
+        if not task.done():  # the client went away: stop the work
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 async def run_with_progress(

@@ -191,13 +191,10 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def disk_usage_handler(request: web.Request) -> web.Response:
     ctx = context(request)
-    usage = await asyncio.to_thread(disk_usage, ctx.images, ctx.containers, ctx.volumes)
+    usage = await asyncio.to_thread(
+        disk_usage, ctx.images, ctx.containers, ctx.volumes, ctx.build_cache
+    )
     return json_response(usage)
-
-
-async def prune_build_cache(request: web.Request) -> web.Response:
-    """There is no build cache before the builder exists; nothing to reclaim."""
-    return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
 
 
 async def auth(request: web.Request) -> web.Response:
@@ -216,7 +213,6 @@ async def auth(request: web.Request) -> web.Response:
 def register(routes: Routes) -> None:
     routes.add("POST", "/auth", auth)
     routes.add("GET", "/system/df", disk_usage_handler)
-    routes.add("POST", "/build/prune", prune_build_cache)
     routes.add("GET", "/_ping", ping)
     routes.add("HEAD", "/_ping", ping)
     routes.add("GET", "/version", version)

@@ -6,25 +6,19 @@ import contextlib
 import os
 import tarfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
-
-import orjson
 
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.model import ContainerRecord
 from engine.containers.state import is_running
 from engine.images.changes import apply_changes
+from engine.images.commit import layer_from_upper, new_image
 from engine.images.reference import Reference
 from engine.images.service import ImageService
-from engine.images.store import ImageRecord
 from engine.runtime.mounts import is_mountpoint, mount_overlay, unmount
-from engine.snapshots.difftar import Change, changes, write_layer
-from engine.snapshots.store import chain_ids
-from engine.snapshots.tarapply import apply_layer
-from engine.timefmt import rfc3339_nano
+from engine.snapshots.difftar import Change, changes
 
 
 def lowerdirs(lifecycle: Lifecycle, images: ImageService, record: ContainerRecord) -> list[Path]:
@@ -121,45 +115,23 @@ def commit(
 ) -> str:
     """A new image: the container's image plus one layer of its changes. Call under the image
     service's lock, from a thread."""
-    store = images.store
-    base = store.images[record.image_id]
+    base = images.store.images[record.image_id]
     paths = lifecycle.paths(record)
     paths.upper.mkdir(parents=True, exist_ok=True)
-    with store.content.writer() as writer:
-        write_layer(paths.upper, writer, MOUNT_POINTS)  # type: ignore[arg-type]
-        diff_id = writer.commit()
-    diff_ids = [*base.diff_ids, diff_id]
-    parent_chain = base.chain_id
-
-    def apply(target: Path) -> int:
-        with store.content.open(diff_id) as blob:
-            return apply_layer(blob, target)
-
-    info = store.snapshots.create(chain_ids(diff_ids)[-1], parent_chain, diff_id, apply)
+    diff_id = layer_from_upper(images, paths.upper, MOUNT_POINTS)
     container_config = {**record.config, **(config_override or {})}
     container_config.pop("Image", None)
     container_config = apply_changes(container_config, change_lines)
-    now = rfc3339_nano()
-    history = list(base.config.get("history") or [])
-    history.append({"created": now, "created_by": " ".join([record.path, *record.args]),
-                    **({"comment": comment} if comment else {})})  # fmt: skip
-    config: dict[str, Any] = {
-        **{k: v for k, v in base.config.items() if k not in ("history", "rootfs", "config")},
-        "created": now,
-        "container": record.id,
-        "config": container_config,
-        "history": history,
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    history = {
+        "created_by": " ".join([record.path, *record.args]),
+        **({"comment": comment} if comment else {}),
     }
+    extra: dict[str, Any] = {"container": record.id}
     if author:
-        config["author"] = author
+        extra["author"] = author
     if comment:
-        config["comment"] = comment
-    raw = orjson.dumps(config)
-    image_id = store.content.write_bytes(raw)
-    if image_id not in store.images:
-        size = base.size + info.size
-        store.add(ImageRecord(image_id, diff_ids, size, time.time(), parent=base.id, config=config))
+        extra["comment"] = comment
+    image_id = new_image(images, base, container_config, history, diff_id=diff_id, extra=extra)
     if ref is not None:
         images.tag_locked(image_id, [ref])
     return image_id

@@ -227,9 +227,14 @@ class ImageService:
                 }
             )
         rows.reverse()
-        if rows:
-            rows[0]["Id"] = record.id
-            rows[0]["Tags"] = self.repo_tags(record.id) or None
+        # As dockerd: each parent image still here (a build's steps) names its own entry.
+        current: ImageRecord | None = record
+        for row in rows:
+            if current is None:
+                break
+            row["Id"] = current.id
+            row["Tags"] = self.repo_tags(current.id) or None
+            current = self.store.images.get(current.parent)
         return rows
 
     # -- write -----------------------------------------------------------------------------
@@ -298,7 +303,22 @@ class ImageService:
             if users:
                 return report
         self._remove_image(record, report)
+        if prune:
+            self._remove_parents(record, report)
         return report
+
+    def _remove_parents(self, record: ImageRecord, report: list[dict[str, str]]) -> None:
+        """As dockerd: untagged parents (a build's step images) that nothing else uses go
+        with their last child."""
+        images = self.store.images
+        parent = images.get(record.parent)
+        while parent is not None:
+            if self.store.refs_of(parent.id) or self.usage(parent.id):
+                return
+            if any(r.parent == parent.id for r in images.values()):
+                return
+            self._remove_image(parent, report)
+            parent = images.get(parent.parent)
 
     @staticmethod
     def _digest_refs_going_with(key: str, refs: list[str]) -> list[str]:

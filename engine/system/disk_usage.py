@@ -1,9 +1,12 @@
-"""``GET /system/df``: what images, containers and volumes take on disk, and what they share."""
+"""``GET /system/df``: what images, containers, volumes and the build cache take on disk, and
+what they share."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from engine.build.cache import BuildCache
+from engine.build.cache_usage import usage_rows
 from engine.containers.service import ContainerService
 from engine.containers.views import summary
 from engine.filters import Filters
@@ -21,7 +24,10 @@ def container_sizes(containers: ContainerService, container_id: str) -> tuple[in
 
 
 def disk_usage(
-    images: ImageService, containers: ContainerService, volumes: VolumeService
+    images: ImageService,
+    containers: ContainerService,
+    volumes: VolumeService,
+    build_cache: BuildCache,
 ) -> dict[str, Any]:
     """Blocking (walks the container and volume directories): call from a thread."""
     image_rows = images.list_images(Filters(), all_images=True, shared_size=True)
@@ -49,5 +55,5 @@ def disk_usage(
         "Images": image_rows,
         "Containers": container_rows,
         "Volumes": volume_rows,
-        "BuildCache": [],
+        "BuildCache": usage_rows(build_cache, images, containers),
     }
