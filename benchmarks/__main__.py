@@ -24,6 +24,7 @@ CASES = {
     "cold-start": "cold_start",
     "rss": "idle_rss",
     "pull": "pull",
+    "build": "build",
 }
 HERE = Path(__file__).parent
 

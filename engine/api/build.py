@@ -14,10 +14,11 @@ from engine.api.params import bool_param, filters_param
 from engine.api.responses import json_response
 from engine.api.streams import JsonStream, relay, spooled_body
 from engine.build import cache_usage
-from engine.build.builder import Builder, BuildServices, Pull, short, tag_references
+from engine.build.builder import Builder, Pull, tag_references
 from engine.build.context import apply_dockerignore, drop_build_files, extract_context
 from engine.build.ignore import PatternMatcher
 from engine.build.options import BuildOptions, auth_for, parse_options
+from engine.build.steps import BuildServices, short
 from engine.errors import InvalidParameter
 from engine.images.platform_query import parse_platform
 from engine.images.pull import ImagePuller, pull_reference

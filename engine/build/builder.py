@@ -1,22 +1,15 @@
-"""One ``docker build``: the Dockerfile's stages run in order, each step an image.
-
-Every step makes an image whose parent is the previous step's (as the classic builder does,
-so ``docker images -a`` shows them and ``docker rmi`` takes them along). Before doing a step
-the builder looks its key up in the build cache; a hit reuses the image it made before.
-"""
+"""One ``docker build``: the Dockerfile's stages, in order up to the target, with their
+ARGs, FROM images (pulled when missing) and ONBUILD triggers; each step is carried out by
+``engine.build.steps``."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.build import file_steps, run_step
-from engine.build.cache import BuildCache, step_key
+from engine.build import file_steps
 from engine.build.dockerfile import (
     Dockerfile,
     DockerfileError,
@@ -25,17 +18,14 @@ from engine.build.dockerfile import (
     parse,
     parse_flags,
 )
-from engine.build.metadata import HANDLERS, command
+from engine.build.metadata import HANDLERS
 from engine.build.options import BuildOptions
 from engine.build.stage import Stage
+from engine.build.steps import BuildServices, StepRunner, short
 from engine.build.words import Words
-from engine.build.workspace import readonly, writable
 from engine.containers.rootpath import resolve_in_root
-from engine.containers.service import ContainerService
 from engine.errors import EngineError, InvalidParameter, NotFound
-from engine.images.commit import layer_from_upper, new_image
 from engine.images.reference import Reference, parse_reference
-from engine.images.service import ImageService
 from engine.images.store import ImageRecord
 
 Emit = Callable[[dict[str, Any]], None]
@@ -44,20 +34,7 @@ Pull = Callable[[str], Awaitable[str]]
 
 COPY_FLAGS: dict[str, type] = {"from": str, "chown": str, "chmod": str, "link": bool}
 ADD_FLAGS: dict[str, type] = {"chown": str, "chmod": str, "link": bool, "checksum": str}
-RUN_FLAGS: dict[str, type] = {"mount": list, "network": str, "security": str}
 FROM_FLAGS: dict[str, type] = {"platform": str}
-
-
-@dataclass
-class BuildServices:
-    images: ImageService
-    containers: ContainerService
-    cache: BuildCache
-    scratch: Path  # on the data root's filesystem
-
-
-def short(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:12]
 
 
 class Builder:
@@ -81,6 +58,7 @@ class Builder:
         self.escape = "\\"
         self.step = 0
         self.total = 0
+        self.steps = StepRunner(services, options, context_dir, emit)
 
     # -- output ----------------------------------------------------------------------------
 
@@ -128,7 +106,7 @@ class Builder:
             self.emit(f"Step {self.step}/{self.total} : LABEL {labels}\n")
             merged = {**(final.config.get("Labels") or {}), **self.options.labels}
             final.config["Labels"] = merged
-            await self._commit_config(final, f"LABEL {labels}")
+            await self.steps.commit_config(final, f"LABEL {labels}")
         if final.image is None:
             raise InvalidParameter("No image was generated. Is your Dockerfile empty?")
         self._warn_unused_args()
@@ -188,7 +166,7 @@ class Builder:
                 value = self.global_args.get(name)
                 texts.append(name)
             stage.args[name] = self._arg_value(name, value)
-        await self._commit_config(stage, "ARG " + " ".join(texts))
+        await self.steps.commit_config(stage, "ARG " + " ".join(texts))
 
     def _warn_unused_args(self) -> None:
         unused = sorted(set(self.options.build_args) - self.used_args - set(PREDEFINED_ARGS))
@@ -276,14 +254,14 @@ class Builder:
             if inst.keyword == "ARG":
                 await self._arg(stage, inst, words)
             elif inst.keyword == "RUN":
-                await self._run(stage, inst)
+                await self.steps.run(stage, inst)
             elif inst.keyword in ("COPY", "ADD"):
                 await self._copy(stage, inst, words)
             elif inst.keyword == "WORKDIR":
-                await self._workdir(stage, inst, words)
+                await self.steps.workdir(stage, inst, words)
             elif inst.keyword in HANDLERS:
                 description = HANDLERS[inst.keyword](stage, inst, words)
-                await self._commit_config(stage, description)
+                await self.steps.commit_config(stage, description)
             else:
                 raise InvalidParameter(f"unknown instruction: {inst.keyword}")
         except DockerfileError as exc:
@@ -293,154 +271,19 @@ class Builder:
                 raise
             raise self._error(inst, exc.message) from exc
 
-    def _reuse(self, stage: Stage, key: str) -> bool:
-        if self.options.no_cache:
-            return False
-        image_id = self.services.cache.lookup(key, self.images.store.images)
-        if image_id is None:
-            return False
-        self._adopt(stage, self.images.store.images[image_id])
-        self.emit(" ---> Using cache\n")
-        self.emit(f" ---> {short(image_id)}\n")
-        return True
-
-    def _adopt(self, stage: Stage, image: ImageRecord) -> None:
-        stage.image = image
-        stage.config = copy.deepcopy(image.config.get("config") or {})
-
-    def _done(self, stage: Stage, key: str, parent: str, image_id: str, created_by: str) -> None:
-        self.services.cache.record(key, image_id, parent, created_by)
-        self._adopt(stage, self.images.store.images[image_id])
-        self.emit(f" ---> {short(image_id)}\n")
-
-    def _nop(self, stage: Stage, text: str) -> str:
-        return " ".join(stage.shell) + " #(nop) " + text
-
-    def _extra(self, stage: Stage) -> dict[str, Any]:
-        return {"author": stage.author} if stage.author else {}
-
-    async def _commit_config(self, stage: Stage, description: str) -> None:
-        """A step that changes only the config: same layers, one more history entry."""
-        created_by = self._nop(stage, " " + description)
-        key = step_key(stage.image_id, created_by, stage.config)
-        if self._reuse(stage, key):
-            return
-        parent = stage.image_id
-        config = copy.deepcopy(stage.config)
-        async with self.images.lock:
-            image_id = await asyncio.to_thread(
-                new_image, self.images, stage.image, config, {"created_by": created_by},
-                extra=self._extra(stage),
-            )  # fmt: skip
-        self._done(stage, key, parent, image_id, created_by)
-
-    async def _run(self, stage: Stage, inst: Instruction) -> None:
-        flags = parse_flags(inst, RUN_FLAGS)
-        if flags:
-            raise InvalidParameter(
-                f"RUN --{next(iter(flags))} needs BuildKit, which this engine does not offer"
-            )
-        if stage.image is None:
-            raise InvalidParameter("RUN needs a base image with a shell; FROM scratch has none")
-        argv = self._run_command(stage, inst)
-        created_by = run_step.created_by(stage, argv)
-        key = step_key(stage.image_id, created_by, stage.config)
-        if self._reuse(stage, key):
-            return
-        containers = self.services.containers
-        emit = self._emit if not self.options.quiet else (lambda _message: None)
-        record = await run_step.run_command(containers, stage, argv, self.options, emit)
-        parent = stage.image_id
-        try:
-            upper = run_step.changes_of(containers, record)
-            async with self.images.lock:
-                image_id = await asyncio.to_thread(self._commit_layer, stage, upper, created_by)
-        finally:
-            await run_step.remove(containers, record, self.options)
-        if self.options.remove or self.options.force_remove:
-            self.emit(f" ---> Removed intermediate container {record.id[:12]}\n")
-        self._done(stage, key, parent, image_id, created_by)
-
-    def _run_command(self, stage: Stage, inst: Instruction) -> list[str]:
-        if inst.heredocs and inst.json is None:
-            only = inst.heredocs[0]
-            openers = {f"<<{q}{only.name}{q}" for q in ("", '"', "'")}
-            if len(inst.heredocs) == 1 and inst.rest.strip().replace("<<-", "<<") in openers:
-                return [*stage.shell, only.content]
-            # Anything else: let the shell read the here-documents itself.
-            script = inst.rest + "\n" + "".join(f"{h.content}{h.name}\n" for h in inst.heredocs)
-            return [*stage.shell, script]
-        return command(stage, inst)
-
-    def _commit_layer(self, stage: Stage, upper: Path, created_by: str) -> str:
-        diff_id = layer_from_upper(self.images, upper, run_step.SKIP)
-        return new_image(
-            self.images, stage.image, copy.deepcopy(stage.config), {"created_by": created_by},
-            diff_id=diff_id, extra=self._extra(stage),
-        )  # fmt: skip
-
     async def _copy(self, stage: Stage, inst: Instruction, words: Words) -> None:
         flags = parse_flags(inst, COPY_FLAGS if inst.keyword == "COPY" else ADD_FLAGS)
         if flags.get("checksum"):
             raise InvalidParameter("ADD --checksum is only supported for URL sources")
         plan, patterns = file_steps.plan_copy(inst, words, flags)
         source_image: ImageRecord | None = None
-        from_context = not plan.from_
         if plan.from_:
             source_stage = self._stage_by_name(plan.from_)
             if source_stage is not None:
                 source_image = source_stage.image
             elif plan.from_.lower() != "scratch":
                 source_image = await self._image(plan.from_, False)
-        workdir = stage.config.get("WorkingDir") or "/"
-        scratch = self.services.scratch
-
-        def work() -> str | None:
-            with readonly(self.images, source_image, scratch) as image_root:
-                src_root = self.context_dir if from_context else image_root
-                digest = file_steps.find_sources(plan, src_root, patterns)
-                created_by = self._nop(stage, plan.describe(digest))
-                key = step_key(stage.image_id, created_by, stage.config)
-                if self._reuse(stage, key):
-                    return None
-                with writable(self.images, stage.image, scratch) as space:
-                    file_steps.apply_copy(plan, src_root, space.root, workdir)
-                    return self._finish_fs_step(stage, key, space.upper, created_by)
-
-        await self._fs_step(work)
-
-    async def _fs_step(self, work: Callable[[], str | None]) -> None:
-        async with self.images.lock:
-            await asyncio.to_thread(work)
-
-    def _finish_fs_step(self, stage: Stage, key: str, upper: Path, created_by: str) -> str:
-        parent = stage.image_id
-        changed = any(os.scandir(upper))
-        diff_id = layer_from_upper(self.images, upper, frozenset()) if changed else None
-        image_id = new_image(
-            self.images, stage.image, copy.deepcopy(stage.config), {"created_by": created_by},
-            diff_id=diff_id, extra=self._extra(stage),
-        )  # fmt: skip
-        self._done(stage, key, parent, image_id, created_by)
-        return image_id
-
-    async def _workdir(self, stage: Stage, inst: Instruction, words: Words) -> None:
-        path = file_steps.workdir_path(stage.config.get("WorkingDir") or "", words.word(inst.rest))
-        stage.config["WorkingDir"] = path
-        created_by = self._nop(stage, f"WORKDIR {path}")
-        key = step_key(stage.image_id, created_by, stage.config)
-        scratch = self.services.scratch
-
-        def work() -> str | None:
-            if self._reuse(stage, key):
-                return None
-            with writable(self.images, stage.image, scratch) as space:
-                target = resolve_in_root(space.root, path)
-                if not target.exists():
-                    target.mkdir(mode=0o755, parents=True)
-                return self._finish_fs_step(stage, key, space.upper, created_by)
-
-        await self._fs_step(work)
+        await self.steps.copy(stage, plan, patterns, source_image)
 
 
 # Proxy variables Docker lets through without an ARG and never reports as unused.

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.engine import DOCKER, DockerCLI
+from tests.support.registry import docker_registry, registry_available
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
 
@@ -283,3 +284,43 @@ def test_bad_requests(docker: DockerCLI, tmp_path: Path) -> None:
     assert result.returncode != 0 and "invalid" in result.stderr.lower()
     result = build(docker, context, "-f", "Nope.dockerfile", check=False)
     assert result.returncode != 0
+
+
+def test_run_options_reach_the_step_containers(docker: DockerCLI, tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM busybox\n"
+        "RUN grep -w builthost /etc/hosts && df -k /dev/shm | tail -1 && ls /sys/class/net\n"
+    )
+    out = build(
+        docker, make_context(tmp_path, dockerfile), "--no-cache", "--network", "none",
+        "--add-host", "builthost:10.1.2.3", "--shm-size", "8m", "-m", "64m",
+        "--label", "from.cli=yes", "-t", "options",
+    ).stdout  # fmt: skip
+    assert "10.1.2.3" in out and "builthost" in out
+    assert " 8192 " in out  # the size of /dev/shm in KiB
+    assert "lo" in out.split() and "eth0" not in out
+    assert inspect(docker, "options")["Config"]["Labels"] == {"from.cli": "yes"}
+
+
+def test_add_of_a_url_is_refused_offline(docker: DockerCLI, tmp_path: Path) -> None:
+    dockerfile = "FROM busybox\nADD https://example.invalid/file.txt /f\n"
+    result = build(docker, make_context(tmp_path, dockerfile), check=False)
+    assert result.returncode != 0
+    assert "https://example.invalid/file.txt" in result.stderr and "offline" in result.stderr
+
+
+@pytest.mark.skipif(not registry_available(), reason="Debian's docker-registry is not installed")
+def test_from_pulls_a_missing_image(docker: DockerCLI, tmp_path: Path) -> None:
+    (tmp_path / "registry").mkdir()
+    with docker_registry(tmp_path / "registry") as address:
+        remote = f"{address}/base/busybox:1"
+        docker("tag", "busybox", remote)
+        docker("push", remote)
+        docker("rmi", remote)
+        context = make_context(tmp_path / "ctx", f"FROM {remote}\nRUN echo pulled > /p\n")
+        out = build(docker, context, "-t", "frompull").stdout
+        assert "Pulling from base/busybox" in out or "Downloaded newer image" in out
+        assert docker("run", "--rm", "frompull", "cat", "/p").stdout == "pulled\n"
+        # --pull asks the registry again even though the image is here now
+        again = build(docker, context, "--pull", "-t", "frompull").stdout
+        assert "Image is up to date" in again or "Pulling from" in again
