@@ -58,6 +58,8 @@ class BuildCache:
             entries: dict[str, CacheEntry] = {}
             try:
                 raw = read_json(self._file) if self._file.exists() else {}
+                if not isinstance(raw, dict):
+                    raise ValueError("not a JSON object")
                 for key, value in raw.items():
                     entries[key] = CacheEntry(**value)
             except (OSError, ValueError, TypeError) as exc:

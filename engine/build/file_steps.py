@@ -32,6 +32,7 @@ class CopyPlan:
     chmod: int | None
     from_: str  # --from, as written after substitution; "" for the build context
     heredocs: list[Heredoc]
+    kind: str = "file"  # "file", "dir" or "multi", as the history text names the sources
 
     @property
     def extract(self) -> bool:
@@ -40,13 +41,11 @@ class CopyPlan:
     def describe(self, digest: str) -> str:
         """The history text, like the classic builder's ``COPY file:<sum> in /dst``."""
         flags = ""
-        if self.from_:
-            flags += f"--from={self.from_} "
         if self.chown:
             flags += f"--chown={self.chown} "
         if self.chmod is not None:
             flags += f"--chmod={self.chmod:o} "
-        kind = "dir" if len(self.sources) != 1 else "file"
+        kind = "multi" if len(self.sources) + len(self.heredocs) > 1 else self.kind
         return f"{self.keyword} {flags}{kind}:{digest.removeprefix('sha256:')} in {self.dest} "
 
 
@@ -99,6 +98,10 @@ def find_sources(plan: CopyPlan, src_root: Path, patterns: list[str]) -> str:
             f"When using {plan.keyword} with more than one source file, the destination must "
             "be a directory and end with a /"
         )
+    if len(plan.sources) + len(plan.heredocs) > 1:
+        plan.kind = "multi"
+    elif plan.sources and (src_root / plan.sources[0].lstrip("/")).is_dir():
+        plan.kind = "dir"
     parts = [checksum(src_root, plan.sources)] if plan.sources else []
     for heredoc in plan.heredocs:
         parts.append(f"{heredoc.name}:{heredoc.content}")
@@ -131,4 +134,5 @@ def apply_copy(plan: CopyPlan, src_root: Path, root: Path, workdir: str) -> None
 def workdir_path(current: str, given: str) -> str:
     if not given:
         raise InvalidParameter("WORKDIR requires exactly one argument")
-    return posixpath.normpath(posixpath.join(current or "/", given))
+    # Go's path.Clean: unlike POSIX normpath, a leading "//" is one "/"
+    return "/" + posixpath.normpath(posixpath.join(current or "/", given)).lstrip("/")

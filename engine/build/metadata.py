@@ -27,6 +27,14 @@ def _go_list(items: list[str]) -> str:
     return "[" + " ".join(orjson.dumps(i).decode() for i in items) + "]"
 
 
+def _go_rune(value: int) -> str:
+    """How Go's ``%q`` prints an integer: as a quoted character."""
+    char = chr(value)
+    if char.isprintable() and char not in "'\\":
+        return f"'{char}'"
+    return f"'\\x{value:02x}'" if value < 0x80 else f"'\\u{value:04x}'"
+
+
 def command(stage: Stage, inst: Instruction) -> list[str]:
     """CMD/ENTRYPOINT/RUN's command: the exec form as is, else the shell form in the shell."""
     if inst.json is not None:
@@ -56,15 +64,13 @@ def label(stage: Stage, inst: Instruction, words: Words) -> str:
 
 def cmd(stage: Stage, inst: Instruction, words: Words) -> str:
     stage.config["Cmd"] = command(stage, inst)
-    stage.cmd_set = True
+    stage.cmd_set = bool(stage.config["Cmd"])
     return "CMD " + _go_list(stage.config["Cmd"])
 
 
 def entrypoint(stage: Stage, inst: Instruction, words: Words) -> str:
-    if inst.json is not None or inst.rest:
-        stage.config["Entrypoint"] = command(stage, inst)
-    else:
-        stage.config["Entrypoint"] = None
+    given = inst.json if inst.json is not None else inst.rest
+    stage.config["Entrypoint"] = command(stage, inst) if given else None
     # As Docker: an ENTRYPOINT resets a CMD inherited from the base image.
     if not stage.cmd_set:
         stage.config["Cmd"] = None
@@ -96,7 +102,7 @@ def expose(stage: Stage, inst: Instruction, words: Words) -> str:
     for key in added:
         ports[key] = {}
     stage.config["ExposedPorts"] = ports
-    return "EXPOSE " + " ".join(sorted(set(added)))
+    return "EXPOSE " + " ".join(sorted(specs))
 
 
 def volume(stage: Stage, inst: Instruction, words: Words) -> str:
@@ -114,8 +120,6 @@ def volume(stage: Stage, inst: Instruction, words: Words) -> str:
 
 def user(stage: Stage, inst: Instruction, words: Words) -> str:
     name = words.word(inst.rest)
-    if not name:
-        raise InvalidParameter("USER requires exactly one argument")
     stage.config["User"] = name
     return f"USER {name}"
 
@@ -137,7 +141,7 @@ _HEALTH_FLAGS = {
 
 def healthcheck(stage: Stage, inst: Instruction, words: Words) -> str:
     flags = parse_flags(inst, {**{k: str for k in _HEALTH_FLAGS}, "retries": str})
-    keyword, _, rest = inst.rest.partition(" ")
+    keyword, rest = ([*inst.rest.split(None, 1), "", ""])[:2]
     if keyword.upper() == "NONE":
         if rest.strip() or flags:
             raise InvalidParameter("HEALTHCHECK NONE takes no arguments")
@@ -176,7 +180,7 @@ def healthcheck(stage: Stage, inst: Instruction, words: Words) -> str:
         check["Retries"] = retries
     stage.config["Healthcheck"] = check
     times = " ".join(f'"{format_duration(check.get(k, 0))}"' for k in _HEALTH_FLAGS.values())
-    return f"HEALTHCHECK &{{{_go_list(test)} {times} '\\x{check.get('Retries', 0):02x}'}}"
+    return f"HEALTHCHECK &{{{_go_list(test)} {times} {_go_rune(check.get('Retries', 0))}}}"
 
 
 def shell(stage: Stage, inst: Instruction, words: Words) -> str:
@@ -190,18 +194,16 @@ _NOT_TRIGGERS = ("ONBUILD", "FROM", "MAINTAINER")
 
 
 def onbuild(stage: Stage, inst: Instruction, words: Words) -> str:
-    trigger = inst.rest.strip()
-    keyword, _, rest = trigger.partition(" ")
-    keyword = keyword.upper()
+    trigger = inst.rest.strip()  # kept as written: it is parsed when it fires
+    keyword = (trigger.split(None, 1) or [""])[0].upper()
     if keyword in _NOT_TRIGGERS:
         raise InvalidParameter(f"{keyword} isn't allowed as an ONBUILD trigger")
-    trigger = f"{keyword} {rest.strip()}".strip()
     stage.config["OnBuild"] = [*(stage.config.get("OnBuild") or []), trigger]
     return f"ONBUILD {trigger}"
 
 
 def maintainer(stage: Stage, inst: Instruction, words: Words) -> str:
-    stage.author = words.word(inst.rest)
+    stage.author = inst.rest.strip()  # free text: Docker substitutes nothing here
     return f"MAINTAINER {stage.author}"
 
 

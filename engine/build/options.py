@@ -96,15 +96,18 @@ def registry_config(header: str) -> dict[str, dict[str, Any]]:
         return {}
     try:
         value = orjson.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise InvalidParameter("invalid X-Registry-Config header") from exc
+    except (ValueError, orjson.JSONDecodeError):
+        return {}  # as dockerd: builds that need no login still run
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(v, dict)}
 
 
 def parse_options(query: Query, registry_header: str = "") -> BuildOptions:
-    if query.get("version", "1") == "2":
+    version = query.get("version", "") or "1"
+    if version not in ("1", "2"):
+        raise InvalidParameter(f"unsupported builder version {version}")
+    if version == "2":
         raise NotImplementedByEngine(
             "BuildKit is not supported by this engine: build with DOCKER_BUILDKIT=0 "
             "(the classic builder)"
@@ -112,7 +115,7 @@ def parse_options(query: Query, registry_header: str = "") -> BuildOptions:
     if _flag(query, "squash"):
         raise InvalidParameter("squash is only supported with experimental mode")
     ulimits = _json(query, "ulimits", list, [])
-    hosts = query.get("extrahosts", "")
+    hosts = " ".join(query.getall("extrahosts", []))
     options = BuildOptions(
         tags=[t for t in query.getall("t", []) if t],
         dockerfile=query.get("dockerfile", "") or "Dockerfile",
@@ -121,7 +124,7 @@ def parse_options(query: Query, registry_header: str = "") -> BuildOptions:
         target=query.get("target", ""),
         no_cache=_flag(query, "nocache"),
         pull=_flag(query, "pull"),
-        remove=_flag(query, "rm", True),
+        remove=_flag(query, "rm", True) or query.get("rm", "") == "",
         force_remove=_flag(query, "forcerm"),
         quiet=_flag(query, "q"),
         network_mode=query.get("networkmode", ""),
@@ -171,7 +174,9 @@ def auth_for(options: BuildOptions, registry: str) -> Mapping[str, Any]:
         for key in ("https://index.docker.io/v1/", "docker.io", "index.docker.io"):
             if key in configs:
                 return configs[key]
-    for key in (registry, f"https://{registry}", f"http://{registry}"):
-        if key in configs:
-            return configs[key]
+    for key, config in configs.items():
+        # keys may carry a scheme and a path ("https://reg.example/v1/")
+        host = key.split("://", 1)[-1].split("/", 1)[0]
+        if host == registry:
+            return config
     return {}

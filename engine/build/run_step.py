@@ -32,7 +32,7 @@ def created_by(stage: Stage, command: list[str]) -> str:
     args = stage.run_args()
     prefix = ""
     if args:
-        prefix = f"|{len(args)} " + " ".join(f"{k}={v}" for k, v in sorted(args.items())) + " "
+        prefix = f"|{len(args)} " + " ".join(sorted(f"{k}={v}" for k, v in args.items())) + " "
     return prefix + " ".join(command)
 
 

@@ -49,6 +49,13 @@ class Stage:
         return {k: v for k, v in self.args.items() if v is not None and k not in env}
 
     def set_env(self, key: str, value: str) -> None:
-        env = [e for e in self.config.get("Env") or [] if e.partition("=")[0] != key]
-        env.append(f"{key}={value}")
+        """Replace ``key`` where it stands (as Docker does), or add it at the end."""
+        env = list(self.config.get("Env") or [])
+        entry = f"{key}={value}"
+        for index, existing in enumerate(env):
+            if existing.partition("=")[0] == key:
+                env[index] = entry
+                break
+        else:
+            env.append(entry)
         self.config["Env"] = env
