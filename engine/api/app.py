@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.api import archive, build, containers, execs, images, networks, stats, system, volumes
+from engine.api import archive, containers, execs, images, networks, stats, system, volumes
 from engine.api.context import CONTEXT, ApiContext, Routes
 from engine.api.errors import error_middleware
+from engine.api.lazy import lazy_handler
 from engine.api.version import version_middleware
 
 # Uploads (image loads, imports) are streamed to disk, never held in memory: no size cap here.
@@ -27,5 +28,6 @@ def make_app(ctx: ApiContext) -> web.Application:
     stats.register(routes)
     volumes.register(routes)
     networks.register(routes)
-    build.register(routes)
+    routes.add("POST", "/build", lazy_handler("engine.api.build", "build"))
+    routes.add("POST", "/build/prune", lazy_handler("engine.api.build", "prune"))
     return app

@@ -1,4 +1,5 @@
-"""``POST /build`` (the classic builder's stream) and ``POST /build/prune``."""
+"""``POST /build`` (the classic builder's stream) and ``POST /build/prune``; routed through
+``engine.api.lazy``, so the builder is imported by the first build."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from engine.api.context import ApiContext, Routes, context
+from engine.api.context import ApiContext, context
 from engine.api.params import bool_param, filters_param
 from engine.api.responses import json_response
 from engine.api.streams import JsonStream, relay, spooled_body
@@ -102,8 +103,3 @@ async def prune(request: web.Request) -> web.Response:
             cache_usage.prune, ctx.build_cache, ctx.images, ctx.containers, all_entries, filters
         )
     return json_response(report)
-
-
-def register(routes: Routes) -> None:
-    routes.add("POST", "/build", build)
-    routes.add("POST", "/build/prune", prune)
