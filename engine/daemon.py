@@ -232,6 +232,7 @@ class Engine:
         await sandboxes.collect({r.id for r in self.container_store if is_running(r.state.status)})
         await sandboxes.refresh_firewall()
         await containers.start_on_boot()
+        await containers.remove_build_leftovers()
         distribution = DistributionMap(self.paths.distribution / "layers.json")
         await asyncio.to_thread(distribution.load)
         ctx = ApiContext(

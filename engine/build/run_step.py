@@ -13,7 +13,7 @@ from engine.build.stage import Stage
 from engine.containers.filesystem import MOUNT_POINTS
 from engine.containers.io import container_logs
 from engine.containers.model import ContainerRecord
-from engine.containers.service import ContainerService
+from engine.containers.service import BUILD_STEP_LABEL, ContainerService
 from engine.errors import Conflict, EngineError, NotFound
 
 Emit = Callable[[dict[str, Any]], None]
@@ -48,6 +48,7 @@ def container_body(stage: Stage, command: list[str], options: BuildOptions) -> d
         "User": config.get("User") or "",
         "Volumes": config.get("Volumes"),
         "Healthcheck": {"Test": ["NONE"]},
+        "Labels": {BUILD_STEP_LABEL: ""},
         "AttachStdout": True,
         "AttachStderr": True,
         "HostConfig": host_config(options),

@@ -26,6 +26,7 @@ from engine.build.workspace import readonly, writable
 from engine.containers.rootpath import resolve_in_root
 from engine.containers.service import ContainerService
 from engine.errors import InvalidParameter
+from engine.faults import fault_point
 from engine.images.commit import layer_from_upper, new_image
 from engine.images.service import ImageService
 from engine.images.store import ImageRecord
@@ -120,6 +121,7 @@ class StepRunner:
         parent = stage.image_id
         try:
             upper = run_step.changes_of(containers, record)
+            fault_point("build.before-commit")
             async with self.images.lock:
                 image_id = await asyncio.to_thread(self._commit_layer, stage, upper, created_by)
         finally:

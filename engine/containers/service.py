@@ -40,6 +40,8 @@ from engine.timefmt import parse_rfc3339, rfc3339_nano
 log = logging.getLogger(__name__)
 
 DEFAULT_STOP_TIMEOUT = 10
+# Marks the containers that run a build's RUN steps.
+BUILD_STEP_LABEL = "org.doca.build-step"
 # How long a SIGKILLed container may take to be reported gone (a stuck D-state process).
 EXIT_GRACE = 60
 PRUNE_FILTERS = ("until", "label", "label!")
@@ -270,6 +272,15 @@ class ContainerService:
                     await self.lifecycle.start(record)
                 except Exception as exc:
                     log.warning("could not restart %s at engine start: %s", record.short_id, exc)
+
+    async def remove_build_leftovers(self) -> None:
+        """Containers of build steps whose build died with the engine serve no one: remove
+        them (a build removes its own as it goes)."""
+        for record in list(self.store):
+            if BUILD_STEP_LABEL in (record.config.get("Labels") or {}):
+                log.info("removing %s, left by an interrupted build", record.short_id)
+                with contextlib.suppress(NotFound, Conflict):
+                    await self.remove(record.id, force=True, volumes=True)
 
     # -- exits: auto-remove and restart policies -------------------------------------------
 

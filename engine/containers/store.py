@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.containers.model import ContainerRecord
 from engine.errors import InvalidParameter, NotFound
+from engine.faults import fault_point
 from engine.meta.atomic import remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class ContainerStore:
         directory = self.directory(record.id)
         directory.mkdir(mode=0o710, exist_ok=True)
         record.save_state(directory)
+        fault_point("container.before-config")
         record.save_config(directory)  # last: a record without config.json is incomplete
         self._by_id[record.id] = record
         self._by_name[record.name] = record.id
@@ -92,4 +94,5 @@ class ContainerStore:
         directory = self.directory(record.id)
         # config.json goes first: a crash mid-way leaves an incomplete record that load() drops.
         (directory / "config.json").unlink(missing_ok=True)
+        fault_point("container.mid-remove")
         shutil.rmtree(directory, ignore_errors=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from engine.faults import fault_point
 from engine.images.load import host_arch
 from engine.images.service import ImageService
 from engine.images.store import ImageRecord
@@ -69,5 +70,6 @@ def new_image(
     image_id = store.content.write_bytes(orjson.dumps(config))
     if image_id not in store.images:
         parent = base.id if base else ""
+        fault_point("image.before-record")
         store.add(ImageRecord(image_id, diff_ids, size, time.time(), parent=parent, config=config))
     return image_id

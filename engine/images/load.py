@@ -17,6 +17,7 @@ import orjson
 
 from engine.content.store import CHUNK, DigestMismatch, sha256_digest
 from engine.errors import InvalidParameter
+from engine.faults import fault_point
 from engine.images.archive import (
     ArchivedImage,
     ArchiveError,
@@ -94,7 +95,9 @@ class ImageLoader:
         self.store.content.write_bytes(image.config, image_id)
         if image_id not in self.store.images:
             record = ImageRecord(image_id, diff_ids, size, time.time(), config=config)
+            fault_point("image.before-record")
             self.store.add(record)
+            fault_point("image.before-tag")
         for old in self.service.tag_locked(image_id, refs):
             tags = ", ".join(r.familiar() for r in refs)
             self.progress(

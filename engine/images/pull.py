@@ -24,6 +24,7 @@ from engine.errors import (
     SystemError_,
     Unauthorized,
 )
+from engine.faults import fault_point
 from engine.images import transfer_progress as tp
 from engine.images.distribution_map import DistributionMap
 from engine.images.layer_codec import compression_of, open_uncompressed
@@ -276,7 +277,9 @@ class ImagePuller:
         self.store.content.write_bytes(config_raw, image_id)
         if image_id not in self.store.images:
             diff_ids = [layer.diff_id for layer in layers]
+            fault_point("image.before-record")
             self.store.add(ImageRecord(image_id, diff_ids, size, time.time(), config=config))
+            fault_point("image.before-tag")
         updated = self.store.refs.get(str(ref)) != image_id
         by_digest = Reference(ref.domain, ref.path, digest=manifest_digest)
         self.service.tag_locked(image_id, [ref] if ref.digest else [ref, by_digest])

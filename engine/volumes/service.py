@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.events.bus import EventBus
+from engine.faults import fault_point
 from engine.filters import Filters
 from engine.meta.atomic import read_json, write_json
 from engine.meta.disk import directory_size
@@ -67,10 +68,18 @@ class VolumeService:
             meta = entry / "volume.json"
             try:
                 self._volumes[entry.name] = Volume(**read_json(meta))
-            except (OSError, ValueError, TypeError) as exc:
-                # A volume directory without its record was never finished being created.
-                log.warning("removing incomplete volume %s: %s", entry.name, exc)
+            except FileNotFoundError:
+                # Its record is written last: this volume was never finished being created.
+                # Its data is removed only while there is none to lose.
+                data = self.data(entry.name)
+                if data.is_dir() and any(data.iterdir()):
+                    log.error("volume %s has data but no record; left in place", entry.name)
+                    continue
+                log.warning("removing incomplete volume %s", entry.name)
                 shutil.rmtree(entry, ignore_errors=True)
+            except (OSError, ValueError, TypeError) as exc:
+                # A damaged record never costs the data: the volume is left alone, unlisted.
+                log.error("volume %s has an unreadable record, left in place: %s", entry.name, exc)
 
     def get(self, name: str) -> Volume:
         volume = self._volumes.get(name)
@@ -112,6 +121,7 @@ class VolumeService:
             raise InvalidParameter("missing device in volume options")
         volume = Volume(name, rfc3339_nano(), driver, dict(labels or {}), options)
         self.data(name).mkdir(parents=True, exist_ok=True)
+        fault_point("volume.before-record")
         write_json(self.directory(name) / "volume.json", asdict(volume))
         self._volumes[name] = volume
         self.events.publish("volume", "create", name, {"driver": driver})

@@ -67,6 +67,7 @@ class EngineProcess:
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
     bridge: str = field(default_factory=unique_bridge_name)
+    env: dict[str, str] = field(default_factory=dict)  # added to the engine's environment
 
     @property
     def socket(self) -> Path:
@@ -111,6 +112,7 @@ class EngineProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **self.env},
         )
         log.close()
         wait_ready(self.proc, self.answers_ping, timeout, self.log_text)
