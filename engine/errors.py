@@ -5,6 +5,8 @@ middleware (``engine.api.errors``). The message is what the client shows the use
 follows dockerd's wording wherever a client might match on it.
 """
 
+import errno
+
 
 class EngineError(Exception):
     """Base class of every error the engine reports to a client."""
@@ -48,3 +50,18 @@ class Unavailable(EngineError):
 
 class SystemError_(EngineError):
     """The engine failed while carrying out a valid request (HTTP 500)."""
+
+
+# Failures of the machine rather than of the engine: told to the client as they are.
+_STORAGE_ERRNOS = frozenset(
+    {errno.EIO, errno.ENOMEM, errno.ENFILE, errno.EMFILE, errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+)
+
+
+def storage_error(exc: OSError) -> SystemError_ | None:
+    """A disk or resource failure as dockerd words it (``write /path: no space left on
+    device``), or None for any other OSError (a bug, logged as such)."""
+    if exc.errno not in _STORAGE_ERRNOS:
+        return None
+    reason = (exc.strerror or str(exc)).lower()
+    return SystemError_(f"{exc.filename}: {reason}" if exc.filename else reason)

@@ -62,6 +62,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # is left to tell it, and nothing went wrong in the engine.
         log.debug("%s %s: client gone: %s", request.method, request.path, exc)
         return web.Response(status=499)
+    except OSError as exc:
+        error = errors.storage_error(exc)
+        if error is None:
+            log.exception("unexpected error in %s %s", request.method, request.path)
+            return error_response(500, "internal error: see the engine's log for details")
+        log.error("%s %s: %s", request.method, request.path, error.message)
+        return error_response(500, error.message)
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "internal error: see the engine's log for details")

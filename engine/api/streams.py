@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 
 from engine.api.version import API_VERSION_HEADERS
-from engine.errors import EngineError
+from engine.errors import EngineError, storage_error
 from engine.images.transfer_progress import ProgressQueue
 
 T = TypeVar("T")
@@ -75,6 +75,11 @@ async def relay(stream: JsonStream, job: Callable[[ProgressQueue], Awaitable[obj
         if not stream.started:
             raise
         await stream.send_error(exc.message, getattr(exc, "code", None))
+    except OSError as exc:
+        error = storage_error(exc)
+        if error is None or not stream.started:
+            raise
+        await stream.send_error(error.message)
     finally:
         if not task.done():  # the client went away: stop the work
             task.cancel()

@@ -299,7 +299,12 @@ class Lifecycle:
             state.conmon_pid = 0
             state.exit_code = code
             state.finished_at = rfc3339_nano(None if seen_live else when)
-            self.store.save_state(record)
+            try:
+                self.store.save_state(record)
+            except OSError as exc:
+                # A full disk must not leave waiters hanging: the exit stands in memory, and
+                # conmon's exit file records it again at the engine's next start.
+                log.error("could not record the exit of %s: %s", record.short_id, exc)
             self.exited(record.id).set()
             self.resolve_exit_waiters(record.id, code)
         attributes = {**self.attributes(record), "exitCode": str(code)}
