@@ -53,9 +53,10 @@ def _scaled(size: float, base: float, units: Sequence[str], precision: int) -> s
     return f"{size:.{precision}g}{units[index]}"
 
 
-def human_size(size: float) -> str:
-    """Decimal sizes with three significant digits, as `docker images` shows them: 1.98MB."""
-    return _scaled(float(size), 1000.0, _DECIMAL_UNITS, 3)
+def human_size(size: float, precision: int = 3) -> str:
+    """Decimal sizes, by default with three significant digits as `docker images` shows them:
+    1.98MB; go-units' HumanSize, as `docker build` and `prune` show sizes, uses four."""
+    return _scaled(float(size), 1000.0, _DECIMAL_UNITS, precision)
 
 
 def bytes_size(size: float) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from doca.cli import (
+    build,
     containers,
     images,
     inspection,
@@ -53,6 +54,7 @@ def cli(ctx: click.Context, host: str) -> None:
 for command in (
     *containers.COMMANDS,
     *images.COMMANDS,
+    *build.COMMANDS,
     *volumes.COMMANDS,
     *networks.COMMANDS,
     *system.COMMANDS,

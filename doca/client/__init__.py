@@ -8,6 +8,7 @@ from doca.client.errors import (
     InvalidRequest,
     NotFound,
     ServerError,
+    StreamError,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "ServerError",
+    "StreamError",
 ]

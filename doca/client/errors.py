@@ -33,6 +33,15 @@ class EngineUnavailable(EngineError):
     pass
 
 
+class StreamError(ServerError):
+    """An error the engine reported inside a stream it had already begun (docker's JSONError):
+    ``code`` is the message's ``errorDetail.code``, a failed RUN's exit code, or 0."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(500, message)
+        self.code = code
+
+
 def error_for(status: int, message: str) -> EngineError:
     if status == 404:
         return NotFound(status, message)

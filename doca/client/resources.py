@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import builtins
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import StreamReader
+from aiohttp import ClientPayloadError, StreamReader
 
-from doca.client.errors import EngineError
+from doca.client.build_options import BuildOptions, registry_config_header
+from doca.client.errors import StreamError
 from doca.client.transport import Transport
 
 # The 8-byte header of docker's stdcopy frames: stream (1 stdout, 2 stderr), 3 zero bytes,
 # big-endian payload length.
 _FRAME = struct.Struct(">BxxxI")
+# Where HEAD and GET of a container's archive describe the path: base64 of ContainerPathStat.
+_PATH_STAT = "X-Docker-Container-Path-Stat"
 
 
 def _filters(filters: dict[str, list[str]] | None) -> str | None:
@@ -42,13 +46,19 @@ async def _progress(
     transport: Transport, method: str, path: str, **kwargs: Any
 ) -> AsyncIterator[dict[str, Any]]:
     """A stream of docker's JSON progress messages; a message reporting an error raises
-    EngineError once the messages before it were yielded."""
+    StreamError once the messages before it were yielded."""
     async for message in transport.json_lines(method, path, **kwargs):
         if not isinstance(message, dict):
             continue
         if message.get("error"):
-            raise EngineError(500, str(message["error"]))
+            raise StreamError(str(message["error"]))
         yield message
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := source.read(1 << 20):
+            yield chunk
 
 
 class Containers:
@@ -127,6 +137,41 @@ class Containers:
 
     async def top(self, container: str) -> dict[str, Any]:
         return dict(await self._t.call("GET", f"/containers/{container}/top"))
+
+    async def stat_path(self, container: str, path: str) -> dict[str, Any]:
+        """ContainerPathStat of ``path``: ``name``, ``size``, ``mode`` (Go's os.FileMode bits),
+        ``mtime`` and ``linkTarget``. A HEAD has no body, so an error carries only its status."""
+        url, params = f"/containers/{container}/archive", {"path": path}
+        async with self._t.request("HEAD", url, params=params) as resp:
+            header = resp.headers.get(_PATH_STAT, "")
+        return dict(orjson.loads(base64.b64decode(header))) if header else {}
+
+    async def get_archive(self, container: str, path: str) -> AsyncIterator[bytes]:
+        """A tar of ``path`` (what ``docker cp`` copies out), in chunks as they arrive; an archive
+        the engine breaks off raises StreamError."""
+        url, params = f"/containers/{container}/archive", {"path": path}
+        async with self._t.request("GET", url, params=params) as resp:
+            try:
+                async for chunk in resp.content.iter_any():
+                    yield chunk
+            except ClientPayloadError as exc:
+                raise StreamError(f"the archive of {path} ended early: {exc}") from exc
+
+    async def put_archive(
+        self,
+        container: str,
+        path: str,
+        data: bytes | AsyncIterable[bytes],
+        no_overwrite_dir_non_dir: bool = False,
+        copy_uid_gid: bool = False,
+    ) -> None:
+        """Extract the tar ``data`` into the directory ``path`` (``docker cp`` into it)."""
+        params = {"path": path, "noOverwriteDirNonDir": no_overwrite_dir_non_dir,
+                  "copyUIDGID": copy_uid_gid}  # fmt: skip
+        headers = {"Content-Type": "application/x-tar"}
+        await self._t.call(
+            "PUT", f"/containers/{container}/archive", params=params, data=data, headers=headers
+        )
 
     async def create_exec(
         self,
@@ -217,17 +262,31 @@ class Images:
 
     async def load(self, path: Path) -> AsyncIterator[dict[str, Any]]:
         """Progress messages of a ``docker load`` of the archive at ``path``."""
-
-        async def body() -> AsyncIterator[bytes]:
-            with path.open("rb") as archive:
-                while chunk := archive.read(1 << 20):
-                    yield chunk
-
         headers = {"Content-Type": "application/x-tar"}
         async for message in self._t.json_lines(
-            "POST", "/images/load", data=body(), headers=headers
+            "POST", "/images/load", data=_file_chunks(path), headers=headers
         ):
             yield message
+
+    async def build(
+        self, context: Path, options: BuildOptions, registry_config: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Messages of a classic build of the context tar at ``context`` (plain or compressed):
+        ``stream`` text, pull ``status``, then ``aux`` with the image ID. A failed step raises
+        StreamError carrying its exit code; ``registry_config`` is ``X-Registry-Config``."""
+        headers = {"Content-Type": "application/x-tar",
+                   "X-Registry-Config": registry_config or registry_config_header({})}  # fmt: skip
+        async for message in _progress(
+            self._t, "POST", "/build", params=options.query(), data=_file_chunks(context),
+            headers=headers,
+        ):  # fmt: skip
+            yield message
+
+    async def prune_builds(self, all: bool = False) -> dict[str, Any]:
+        """``docker builder prune``: ``CachesDeleted`` and ``SpaceReclaimed``; ``all`` removes
+        every unused cache entry, not only the dangling ones."""
+        answer = await self._t.call("POST", "/build/prune", params={"all": True if all else None})
+        return dict(answer or {})
 
 
 class Volumes:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from doca.client.errors import EngineError, EngineUnavailable, error_for
+from doca.client.errors import EngineError, EngineUnavailable, StreamError, error_for
 
 DEFAULT_HOST = "unix:///run/doca/doca.sock"
 API_PREFIX = "/v1.47"
@@ -22,15 +22,24 @@ def default_host() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
-Params = Mapping[str, str | int | float | bool | None]
+Scalar = str | int | float | bool
+# A list value repeats its key (``t=a&t=b``), as Go's url.Values does.
+Params = Mapping[str, Scalar | Sequence[str] | None]
 
 
-def _query(params: Params | None) -> dict[str, str]:
-    out = {}
+def _text(value: object) -> str:
+    return ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+def _query(params: Params | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     for key, value in (params or {}).items():
         if value is None:
             continue
-        out[key] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        if isinstance(value, list | tuple):
+            out.extend((key, str(item)) for item in value)
+        else:
+            out.append((key, _text(value)))
     return out
 
 
@@ -90,7 +99,11 @@ class Transport:
                 if line.strip():
                     message = orjson.loads(line)
                     if isinstance(message, dict) and message.get("errorDetail"):
-                        raise EngineError(500, message["errorDetail"].get("message", ""))
+                        detail = message["errorDetail"]
+                        raise StreamError(
+                            str(detail.get("message") or message.get("error") or ""),
+                            int(detail.get("code") or 0),
+                        )
                     yield message
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
-from doca.cli.runner import Session
-from doca.client import EngineClient
+from doca.cli import build_flags
+from doca.cli.runner import GENERAL_ERROR, Session
+from doca.client import EngineClient, StreamError
+from doca.compose import images, operations
 from doca.compose import labels as L
-from doca.compose import operations
+from doca.compose.build_config import BuildFlags
 from doca.compose.config_output import to_json, to_yaml
 from doca.compose.errors import ComposeError
 from doca.compose.loader import LoadOptions, load_project
@@ -28,15 +30,27 @@ def _warn(line: str) -> None:
     click.echo(f"WARN[0000] {line}", err=True)
 
 
+def _output(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+def _discard(_text: str) -> None:
+    pass
+
+
 class ComposeGroup(click.Group):
-    """A compose file that does not load ends the command with its message and exit 1."""
+    """A compose file that does not load ends the command with its message and exit 1; a
+    failed build with its message and the failed step's exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ComposeError as error:
             click.echo(str(error), err=True)
-            sys.exit(1)
+            sys.exit(GENERAL_ERROR)
+        except StreamError as error:
+            click.echo(error.message, err=True)
+            sys.exit(error.code or GENERAL_ERROR)
 
 
 @click.group(cls=ComposeGroup)
@@ -94,7 +108,34 @@ def config(ctx: click.Context, fmt: str, services: bool) -> None:
 
 
 @compose.command()
+@click.option("--build-arg", "build_args", multiple=True, metavar="K[=V]",
+              help="Set a build-time variable for the services.")  # fmt: skip
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer base image.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the build output.")
+@click.option("-m", "--memory", callback=build_flags.size_callback,
+              help="Memory limit of the build's RUN steps.")  # fmt: skip
+@click.option("--with-dependencies", is_flag=True, help="Also build the dependencies.")
+@click.argument("services", nargs=-1)
+@click.pass_context
+def build(
+    ctx: click.Context, build_args: tuple[str, ...], no_cache: bool, pull: bool, quiet: bool,
+    memory: int, with_dependencies: bool, services: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Build or rebuild services."""
+    session, project = _context(ctx, services)
+    args = {key: value if sep else None
+            for key, sep, value in (arg.partition("=") for arg in build_args)}  # fmt: skip
+    flags = BuildFlags(args, no_cache, pull, memory)
+    names = project.start_order(list(services) or None, with_deps=with_dependencies)
+    report, output = (_discard, _discard) if quiet else (_report, _output)
+    session.run(lambda client: images.build(client, project, names, report, output, flags))
+
+
+@compose.command()
 @click.option("-d", "--detach", is_flag=True, help="Run containers in the background.")
+@click.option("--build", "force_build", is_flag=True, help="Build images before starting.")
+@click.option("--no-build", is_flag=True, help="Don't build an image, even if it's missing.")
 @click.option("--force-recreate", is_flag=True)
 @click.option("--no-deps", is_flag=True, help="Don't start linked services.")
 @click.option("--remove-orphans", is_flag=True)
@@ -104,6 +145,8 @@ def config(ctx: click.Context, fmt: str, services: bool) -> None:
 def up(
     ctx: click.Context,
     detach: bool,
+    force_build: bool,
+    no_build: bool,
     force_recreate: bool,
     no_deps: bool,
     remove_orphans: bool,
@@ -111,11 +154,14 @@ def up(
     services: tuple[str, ...],
 ) -> None:
     """Create and start containers."""
+    if force_build and no_build:
+        raise click.UsageError("--build and --no-build are incompatible")
     session, project = _context(ctx, services)
 
     async def run(client: EngineClient) -> None:
         await operations.up(client, project, list(services), _report, force_recreate,
-                            no_deps, remove_orphans, timeout)  # fmt: skip
+                            no_deps, remove_orphans, timeout, output=_output,
+                            no_build=no_build, force_build=force_build)  # fmt: skip
         if not detach:
             try:
                 await _print_logs(client, project.name, list(services), follow=True)

@@ -14,6 +14,8 @@ CONFIG_HASH = "com.docker.compose.config-hash"
 VERSION = "com.docker.compose.version"
 DEPENDS_ON = "com.docker.compose.depends_on"
 IMAGE = "com.docker.compose.image"
+# On images built by Compose: which builder made them ("classic" here).
+IMAGE_BUILDER = "com.docker.compose.image.builder"
 NETWORK = "com.docker.compose.network"
 VOLUME = "com.docker.compose.volume"
 

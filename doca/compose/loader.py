@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from doca.compose import merge
+from doca.compose.build_config import finish_build
 from doca.compose.envfile import read_env_file
 from doca.compose.errors import ComposeError
 from doca.compose.interpolation import InterpolationError, interpolate
@@ -222,6 +223,8 @@ def _finalize(project: Project, sources: list[Source], env: Mapping[str, str]) -
             service["environment"] = dict(sorted(service["environment"].items()))
         if "labels" in service:
             service["labels"] = dict(sorted(service["labels"].items()))
+        if "build" in service:
+            service["build"] = finish_build(service["build"], project.working_dir, env)
         project.services[name] = {k: service[k] for k in SERVICE_KEYS if k in service}
     if "default" in used_networks:
         project.networks.setdefault("default", {})

@@ -11,7 +11,7 @@ from typing import Any
 from doca.compose.service import NETWORK_KEYS, SERVICE_KEYS, VOLUME_KEYS
 
 _REPLACED = {"command", "entrypoint", "image", "profiles"}
-_MAPS = {"environment", "labels", "networks", "depends_on", "healthcheck"}
+_MAPS = {"environment", "labels", "networks", "depends_on", "healthcheck", "build"}
 
 
 def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

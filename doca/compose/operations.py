@@ -1,5 +1,6 @@
 """What ``doca compose`` does to an engine: the one place the compose package has side
-effects. Resources are found by Compose v2's labels, so projects made by either tool work."""
+effects, with ``images`` for pulls and builds. Resources are found by Compose v2's labels, so
+projects made by either tool work."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 from doca.client import EngineClient, NotFound
 from doca.compose import labels as L
+from doca.compose.build_config import BuildFlags
 from doca.compose.errors import ComposeError
+from doca.compose.images import Output, ensure_images
 from doca.compose.project import Project
 from doca.compose.service_hash import service_hash
 from doca.compose.translate import container_config, network_config, volume_labels
@@ -64,16 +67,8 @@ async def ensure_volumes(client: EngineClient, project: Project, report: Report)
         report(f" Volume {volume['name']}  Created")
 
 
-async def _image_id(client: EngineClient, image: str, report: Report) -> str:
-    try:
-        return str((await client.images.inspect(image))["Id"])
-    except NotFound:
-        report(f" Image {image}  Pulling")
-        name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
-        async for _ in client.images.pull(name or image, tag or "latest"):
-            pass
-        report(f" Image {image}  Pulled")
-        return str((await client.images.inspect(image))["Id"])
+def _discard(_text: str) -> None:
+    pass
 
 
 async def up(
@@ -85,9 +80,17 @@ async def up(
     no_deps: bool = False,
     remove_orphans: bool = False,
     timeout: int | None = None,
+    build: BuildFlags | None = None,
+    output: Output = _discard,
+    no_build: bool = False,
+    force_build: bool = False,
 ) -> None:
-    """Create what is missing, recreate what changed, start everything, dependencies first."""
+    """Get the images (missing ones built, none with ``no_build``, all with ``force_build``),
+    create what is missing, recreate what changed (configuration or image), start everything,
+    dependencies first."""
     order = project.start_order(services or None, with_deps=not no_deps)
+    flags = None if no_build else build or BuildFlags()
+    images = await ensure_images(client, project, order, report, output, flags, force_build)
     existing = await project_containers(client, project.name)
     orphans = [c for c in existing if c["Labels"].get(L.SERVICE) not in project.services
                and c["Labels"].get(L.SERVICE) not in project.disabled]  # fmt: skip
@@ -104,13 +107,15 @@ async def up(
         for dependency, condition in project.dependencies(name).items():
             if dependency in project.services:
                 await _wait_for(client, project, dependency, condition["condition"], report)
-        await _converge(client, project, name, existing, force_recreate, timeout, report)
+        await _converge(client, project, name, images.get(name, ""), existing, force_recreate,
+                        timeout, report)  # fmt: skip
 
 
 async def _converge(
     client: EngineClient,
     project: Project,
     name: str,
+    image_id: str,
     existing: list[dict[str, Any]],
     force_recreate: bool,
     timeout: int | None,
@@ -122,7 +127,9 @@ async def _converge(
         await _remove(client, container, timeout, report)
     if mine:
         container = mine[0]
-        if container["Labels"].get(L.CONFIG_HASH) == expected and not force_recreate:
+        labels = container["Labels"]
+        unchanged = labels.get(L.CONFIG_HASH) == expected and labels.get(L.IMAGE) == image_id
+        if unchanged and not force_recreate:
             if container.get("State") == "running":
                 report(f" Container {_name(container)}  Running")
             else:
@@ -132,7 +139,6 @@ async def _converge(
         report(f" Container {_name(container)}  Recreate")
         await _remove(client, container, timeout, report, quiet=True)
     container_name = L.container_name(project.name, name, 1)
-    image_id = await _image_id(client, project.services[name]["image"], report)
     config = container_config(project, name, 1, image_id, L.COMPOSE_VERSION, project.environment)
     await client.containers.create(config, name=container_name)
     report(f" Container {container_name}  Created")

@@ -46,6 +46,11 @@ class Project:
         except KeyError:
             raise ComposeError(f"no such service: {name}") from None
 
+    def image_name(self, name: str) -> str:
+        """The image service ``name`` runs: its ``image``, else ``<project>-<service>``, the
+        name Compose v2 tags a built image with (GetImageNameOrDefault)."""
+        return str(self.services[name].get("image") or f"{self.name}-{name}")
+
     def dependencies(self, name: str) -> dict[str, dict[str, Any]]:
         return dict(self.services[name].get("depends_on") or {})
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from doca.compose import shapes
+from doca.compose.build_config import shape_build
 from doca.compose.yamlsource import KeyPath, Source
 
 # Service keys in the order compose-go's ServiceConfig declares them, which is the order
 # `docker compose config` prints them in (YAML and JSON alike).
 SERVICE_KEYS = (
-    "profiles", "cap_add", "cap_drop", "command", "container_name", "depends_on", "dns",
+    "profiles", "build", "cap_add", "cap_drop", "command", "container_name", "depends_on", "dns",
     "entrypoint", "environment", "env_file", "expose", "extra_hosts", "hostname", "healthcheck",
     "image", "init", "labels", "networks", "ports", "privileged", "restart", "stdin_open",
     "stop_grace_period", "stop_signal", "tty", "user", "volumes", "working_dir",
@@ -49,6 +50,12 @@ def _converter(name: str, project_dir: Path) -> Callable[[Any, shapes.Fail], Any
             return shapes.volumes(value, project_dir, fail)
 
         return volumes
+    if name == "build":
+
+        def build(value: Any, fail: shapes.Fail) -> Any:
+            return shape_build(value, project_dir, fail)
+
+        return build
     converters: dict[str, Callable[[Any, shapes.Fail], Any]] = {
         "command": shapes.command,
         "entrypoint": shapes.command,

@@ -10,9 +10,9 @@ from typing import Any
 
 from doca.compose.service import SERVICE_KEYS
 
-# ServiceHash blanks these (build, pull_policy, scale and deploy.replicas too, which Doca
-# does not model) before hashing.
-_IGNORED = ("depends_on", "profiles")
+# ServiceHash blanks these (pull_policy, scale and deploy.replicas too, which Doca does not
+# model) before hashing.
+_IGNORED = ("build", "depends_on", "profiles")
 
 
 def service_hash(service: dict[str, Any]) -> str:

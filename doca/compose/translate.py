@@ -46,7 +46,7 @@ def container_config(
     """ContainerCreate's body for replica ``number`` of service ``name``."""
     service = project.services[name]
     config: dict[str, Any] = {
-        "Image": service["image"],
+        "Image": project.image_name(name),
         "Labels": container_labels(project, name, number, image_id, version),
         "Env": _env(service.get("environment") or {}, environ),
         "ExposedPorts": _exposed(service),

@@ -34,6 +34,7 @@ from doca.credhelper.helpers import (
     HELPER_PREFIX,
     HELPER_TIMEOUT,
     helper_get,
+    helper_list,
 )
 from doca.credhelper.protocol import HUB_HOSTS, HUB_URL
 
@@ -241,6 +242,32 @@ def auth_header_value(
     if found is None:
         return None
     return encode_auth_header(found[0], found[1], server_address(registry))
+
+
+def auth_config(username: str, secret: str, address: str) -> dict[str, str]:
+    """An Engine API AuthConfig for credentials found for ``address``."""
+    if username == TOKEN_USERNAME:
+        return {"identitytoken": secret, "serveraddress": address}
+    return {"username": username, "password": secret, "serveraddress": address}
+
+
+def all_auth_configs(
+    directory: Path | None = None, *, timeout: float = HELPER_TIMEOUT
+) -> dict[str, dict[str, str]]:
+    """Every registry's AuthConfig, gathered as GetAllCredentials does for a build's
+    ``X-Registry-Config``: what the credentials store lists (or the plaintext auths), then the
+    registries of ``credHelpers``. Raises ConfigError or HelperError as ``credentials_for``."""
+    config = load_config(directory)
+    store = config.creds_store or ("" if config.contains_auth() else detect_default_store())
+    registries = list(helper_list(store, timeout)) if store else list(config.auths)
+    registries += [name for name in config.cred_helpers if name not in registries]
+    found: dict[str, dict[str, str]] = {}
+    for registry in registries:
+        credentials = credentials_for(registry, directory, timeout=timeout)
+        # A registry listed without credentials is still sent, with its address alone.
+        found[registry] = auth_config(*credentials, registry) if credentials is not None \
+            else {"serveraddress": registry}  # fmt: skip
+    return found
 
 
 def _write_private(directory: Path, prefix: str, payload: bytes) -> Path:
