@@ -4,6 +4,7 @@ ARGs, FROM images (pulled when missing) and ONBUILD triggers; each step is carri
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -86,6 +87,9 @@ class Builder:
 
     async def build(self, dockerfile: Dockerfile) -> str:
         self.escape = dockerfile.escape
+        for name in self.options.cache_from:
+            with contextlib.suppress(NotFound, InvalidParameter):
+                self.steps.cache_sources.append(self.images.resolve(name))
         meta, stages = self._split(dockerfile)
         last = self._target_index(stages)
         stages = stages[: last + 1]

@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.build import file_steps, run_step
 from engine.build.cache import BuildCache, step_key
+from engine.build.cache_from import find_step
 from engine.build.dockerfile import Instruction, parse_flags
 from engine.build.metadata import command
 from engine.build.options import BuildOptions
@@ -56,21 +57,44 @@ class StepRunner:
         self.options = options
         self.context_dir = context_dir
         self._emit = emit
+        self.cache_sources: list[ImageRecord] = []  # --cache-from images found here
 
     def emit(self, text: str) -> None:
         if not self.options.quiet:
             self._emit({"stream": text})
 
-    def reuse(self, stage: Stage, key: str) -> bool:
+    def reuse(self, stage: Stage, key: str, created_by: str) -> bool:
+        """Take the step from the build cache or a ``--cache-from`` image. Call under the
+        image service's lock, from a thread: a step found in a source image is committed."""
         if self.options.no_cache:
             return False
         image_id = self.services.cache.lookup(key, self.images.store.images)
+        if image_id is None and self.cache_sources:
+            image_id = self._from_sources(stage, key, created_by)
         if image_id is None:
             return False
         self.adopt(stage, self.images.store.images[image_id])
         self.emit(" ---> Using cache\n")
         self.emit(f" ---> {short(image_id)}\n")
         return True
+
+    def _from_sources(self, stage: Stage, key: str, created_by: str) -> str | None:
+        found = find_step(self.cache_sources, stage.image, created_by, stage.config)
+        if found is None:
+            return None
+        if found.whole:
+            image_id = found.source.id
+        else:
+            image_id = new_image(
+                self.images, stage.image, copy.deepcopy(stage.config), {"created_by": created_by},
+                diff_id=found.diff_id, extra=self._extra(stage),
+            )  # fmt: skip
+        self.services.cache.record(key, image_id, stage.image_id, created_by)
+        return image_id
+
+    async def reuse_locked(self, stage: Stage, key: str, created_by: str) -> bool:
+        async with self.images.lock:
+            return await asyncio.to_thread(self.reuse, stage, key, created_by)
 
     def adopt(self, stage: Stage, image: ImageRecord) -> None:
         stage.image = image
@@ -91,7 +115,7 @@ class StepRunner:
         """A step that changes only the config: same layers, one more history entry."""
         created_by = self._nop(stage, " " + description)
         key = step_key(stage.image_id, created_by, stage.config)
-        if self.reuse(stage, key):
+        if await self.reuse_locked(stage, key, created_by):
             return
         parent = stage.image_id
         config = copy.deepcopy(stage.config)
@@ -113,7 +137,7 @@ class StepRunner:
         argv = self._run_command(stage, inst)
         created_by = run_step.created_by(stage, argv)
         key = step_key(stage.image_id, created_by, stage.config)
-        if self.reuse(stage, key):
+        if await self.reuse_locked(stage, key, created_by):
             return
         containers = self.services.containers
         emit = self._emit if not self.options.quiet else (lambda _message: None)
@@ -166,7 +190,7 @@ class StepRunner:
                 digest = file_steps.find_sources(plan, src_root, patterns)
                 created_by = self._nop(stage, plan.describe(digest))
                 key = step_key(stage.image_id, created_by, stage.config)
-                if self.reuse(stage, key):
+                if self.reuse(stage, key, created_by):
                     return None
                 with writable(self.images, stage.image, scratch) as space:
                     file_steps.apply_copy(plan, src_root, space.root, workdir)
@@ -197,7 +221,7 @@ class StepRunner:
         scratch = self.services.scratch
 
         def work() -> str | None:
-            if self.reuse(stage, key):
+            if self.reuse(stage, key, created_by):
                 return None
             with writable(self.images, stage.image, scratch) as space:
                 target = resolve_in_root(space.root, path)

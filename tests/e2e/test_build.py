@@ -324,3 +324,23 @@ def test_from_pulls_a_missing_image(docker: DockerCLI, tmp_path: Path) -> None:
         # --pull asks the registry again even though the image is here now
         again = build(docker, context, "--pull", "-t", "frompull").stdout
         assert "Image is up to date" in again or "Pulling from" in again
+
+
+def test_cache_from_an_image_without_parents(docker: DockerCLI, tmp_path: Path) -> None:
+    """As after a pull: the image alone, no step images, no cache entries."""
+    dockerfile = 'FROM busybox\nENV A=1\nRUN echo layer > /l\nCMD ["cat", "/l"]\n'
+    context = make_context(tmp_path / "ctx", dockerfile)
+    build(docker, context, "-t", "cachesrc:1")
+    source_id = inspect(docker, "cachesrc:1")["Id"]
+    saved = tmp_path / "src.tar"
+    docker("save", "-o", str(saved), "cachesrc:1")
+    docker("rmi", "cachesrc:1")
+    docker("builder", "prune", "-af")
+    docker("load", "-i", str(saved))
+    assert inspect(docker, "cachesrc:1")["Parent"] == ""
+    cold = build(docker, context, "--cache-from", "nothing:here").stdout
+    assert "Using cache" not in cold
+    docker("builder", "prune", "-af")
+    warm = build(docker, context, "--cache-from", "cachesrc:1", "-t", "fromcache").stdout
+    assert warm.count(" ---> Using cache") == 3 and " ---> Running in" not in warm
+    assert inspect(docker, "fromcache")["Id"] == source_id
