@@ -21,6 +21,7 @@ from engine.build.dockerfile import (
 )
 from engine.build.metadata import HANDLERS
 from engine.build.options import BuildOptions
+from engine.build.run_step import PROXY_ARGS
 from engine.build.stage import Stage
 from engine.build.steps import BuildServices, StepRunner, short
 from engine.build.words import Words
@@ -173,7 +174,7 @@ class Builder:
         await self.steps.commit_config(stage, "ARG " + " ".join(texts))
 
     def _warn_unused_args(self) -> None:
-        unused = sorted(set(self.options.build_args) - self.used_args - set(PREDEFINED_ARGS))
+        unused = sorted(set(self.options.build_args) - self.used_args - PROXY_ARGS)
         if unused:
             self.emit(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
 
@@ -288,13 +289,6 @@ class Builder:
             elif plan.from_.lower() != "scratch":
                 source_image = await self._image(plan.from_, False)
         await self.steps.copy(stage, plan, patterns, source_image)
-
-
-# Proxy variables Docker lets through without an ARG and never reports as unused.
-PREDEFINED_ARGS = (
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
-    "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
-)  # fmt: skip
 
 
 def tag_references(options: BuildOptions) -> list[Reference]:

@@ -19,6 +19,12 @@ from engine.errors import Conflict, EngineError, NotFound
 Emit = Callable[[dict[str, Any]], None]
 
 
+PROXY_ARGS = frozenset(
+    {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+     "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
+)  # fmt: skip
+
+
 class StepFailed(EngineError):
     """A RUN exited non-zero; ``code`` becomes the client's exit status."""
 
@@ -38,7 +44,14 @@ def created_by(stage: Stage, command: list[str]) -> str:
 
 def container_body(stage: Stage, command: list[str], options: BuildOptions) -> dict[str, Any]:
     config = stage.config
-    env = [*(config.get("Env") or []), *(f"{k}={v}" for k, v in stage.run_args().items())]
+    args = stage.run_args()
+    # Proxy settings reach RUN without an ARG, and stay out of the history (as Docker's).
+    proxies = {
+        k: v
+        for k, v in options.build_args.items()
+        if k in PROXY_ARGS and v is not None and k not in args and k not in stage.env
+    }
+    env = [*(config.get("Env") or []), *(f"{k}={v}" for k, v in {**proxies, **args}.items())]
     return {
         "Image": stage.image_id,
         "Cmd": command,

@@ -344,3 +344,14 @@ def test_cache_from_an_image_without_parents(docker: DockerCLI, tmp_path: Path) 
     warm = build(docker, context, "--cache-from", "cachesrc:1", "-t", "fromcache").stdout
     assert warm.count(" ---> Using cache") == 3 and " ---> Running in" not in warm
     assert inspect(docker, "fromcache")["Id"] == source_id
+
+
+def test_proxy_build_args_reach_run_without_arg(docker: DockerCLI, tmp_path: Path) -> None:
+    context = make_context(tmp_path, 'FROM busybox\nRUN echo "proxy=$HTTP_PROXY"\n')
+    result = build(
+        docker, context, "--no-cache", "--build-arg", "HTTP_PROXY=http://127.0.0.1:3", "-t", "px"
+    )
+    assert "proxy=http://127.0.0.1:3" in result.stdout
+    assert "were not consumed" not in result.stdout + result.stderr
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", "px").stdout
+    assert "127.0.0.1:3" not in history
