@@ -1,4 +1,5 @@
-"""Engines to measure side by side, each on its own socket and data root."""
+"""Engines to measure side by side, each on its own socket and data root: Doca, Debian's dockerd
+and Debian's podman (its Docker-compatible API service)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.podman import PodmanService, podman_available
 from tests.support.dockerd import Dockerd, dockerd_available
 from tests.support.engine import DockerCLI, EngineProcess, UnixHTTPConnection, short_root
 from tests.support.testimage import TestImage, build_test_image
@@ -82,6 +84,17 @@ def stop_dockerd(daemon: Dockerd, root: Path) -> None:
     subprocess.run(["umount", "-R", str(root)], capture_output=True, check=False)
 
 
+def start_podman(root: Path) -> tuple[PodmanService, float]:
+    service = PodmanService(root)
+    started = time.perf_counter()
+    try:
+        service.start(lambda: pings(service.socket))
+    except BaseException:
+        service.stop()
+        raise
+    return service, time.perf_counter() - started
+
+
 @contextlib.contextmanager
 def doca_engine(image: TestImage) -> Iterator[Engine]:
     root = short_root()
@@ -114,6 +127,42 @@ def debian_dockerd(image: TestImage) -> Iterator[Engine | None]:
             stop_dockerd(daemon, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def debian_podman(image: TestImage) -> Iterator[Engine | None]:
+    """Podman's service; started after Doca, whose start fixes the hybrid cgroup layout that
+    podman's crun refuses (see ``engine/runtime/cgroups.py``)."""
+    if not podman_available():
+        yield None
+        return
+    root = short_root()
+    try:
+        service, _ = start_podman(root)
+        try:
+            assert service.proc is not None
+            engine = Engine(
+                "podman", DockerCLI(service.host, root), service.socket, service.proc.pid
+            )
+            engine.cli("load", "-i", str(image.save_tar))
+            resolve_busybox(engine)
+            yield engine
+        finally:
+            service.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def resolve_busybox(engine: Engine) -> None:
+    """Make ``busybox`` name the loaded image: podman may keep it as ``localhost/busybox``."""
+    if engine.api("GET", "/images/busybox/json")[0] == 200:
+        return
+    engine.api(
+        "POST", "/images/localhost/busybox:latest/tag?repo=docker.io/library/busybox&tag=latest"
+    )
+    status, reply = engine.api("GET", "/images/busybox/json")
+    if status != 200:
+        raise RuntimeError(f"{engine.name}: the loaded test image is not busybox: {reply}")
 
 
 def test_image(cache: Path) -> TestImage:

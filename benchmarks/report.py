@@ -48,7 +48,7 @@ def write_chart(path: Path, results: list[Result]) -> None:
     cols = 3
     rows = math.ceil(len(results) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 4.6, rows * 2.6), squeeze=False)
-    colors = {"doca": "tab:blue", "dockerd": "tab:gray"}
+    colors = {"doca": "tab:blue", "dockerd": "tab:gray", "podman": "tab:purple"}
     for ax, result in zip(axes.flat, results, strict=False):
         names = list(result.samples)
         medians = [statistics.median(result.samples[n]) for n in names]
@@ -67,7 +67,7 @@ def write_chart(path: Path, results: list[Result]) -> None:
         ax.invert_yaxis()
     for ax in list(axes.flat)[len(results) :]:
         ax.axis("off")
-    fig.suptitle("Doca vs dockerd: median, whiskers min-max", fontsize=10)
+    fig.suptitle("Doca vs dockerd and podman: median, whiskers min-max", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

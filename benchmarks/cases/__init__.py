@@ -12,7 +12,7 @@ from benchmarks.engines import Engine
 @dataclass
 class Result:
     title: str
-    unit: str  # "ms", "s" or "MB"
+    unit: str  # "ms", "s", "MB" or "ms/min"
     samples: dict[str, list[float]]  # engine name -> one value per run, in ``unit``
 
 

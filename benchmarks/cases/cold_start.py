@@ -6,7 +6,7 @@ import shutil
 import signal
 
 from benchmarks.cases import Result
-from benchmarks.engines import Engine, start_doca, start_dockerd, stop_dockerd
+from benchmarks.engines import Engine, start_doca, start_dockerd, start_podman, stop_dockerd
 from tests.support.engine import short_root
 
 
@@ -31,8 +31,18 @@ def dockerd_once() -> float:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def podman_once() -> float:
+    root = short_root()
+    try:
+        service, seconds = start_podman(root)
+        service.stop()
+        return seconds
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def run(engines: list[Engine], runs: int) -> list[Result]:
-    launchers = {"doca": doca_once, "dockerd": dockerd_once}
+    launchers = {"doca": doca_once, "dockerd": dockerd_once, "podman": podman_once}
     names = [e.name for e in engines if e.name in launchers]
     samples: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(runs):

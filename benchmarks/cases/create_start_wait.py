@@ -23,7 +23,7 @@ def one_cycle(engine: Engine) -> dict[str, float]:
 def run(engines: list[Engine], runs: int) -> list[Result]:
     for engine in engines:  # warm-up
         one_cycle(engine)
-    samples = {step: {e.name: [] for e in engines} for step in STEPS}
+    samples: dict[str, dict[str, list[float]]] = {s: {e.name: [] for e in engines} for s in STEPS}
     for _ in range(runs):
         for engine in engines:
             for step, ms in one_cycle(engine).items():

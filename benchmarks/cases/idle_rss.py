@@ -1,6 +1,6 @@
-"""Idle RSS: engine and its descendants plus the per-container monitors (conmon for Doca,
-containerd-shim for dockerd), with 0 and with 20 running ``sleep`` containers. RSS is summed per
-process, so pages shared between processes count more than once."""
+"""Idle RSS: engine and its descendants plus the per-container monitors (conmon for Doca and
+podman, containerd-shim for dockerd), with 0 and with 20 running ``sleep`` containers. RSS is
+summed per process, so pages shared between processes count more than once."""
 
 from __future__ import annotations
 
@@ -10,35 +10,14 @@ import psutil
 
 from benchmarks.cases import Result, create, remove
 from benchmarks.engines import Engine
+from benchmarks.processes import engine_processes
 
 RUNNING = 20
-MONITORS = ("conmon", "containerd-shim")
-
-
-def monitors(ids: list[str]) -> list[psutil.Process]:
-    """Monitor processes whose command line names one of ``ids``."""
-    if not ids:
-        return []
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        name = proc.info["name"] or ""
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if name.startswith(MONITORS) and any(cid in cmdline for cid in ids):
-            found.append(proc)
-    return found
 
 
 def rss_mb(engine: Engine, ids: list[str]) -> float:
-    root = psutil.Process(engine.pid)
-    mons = monitors(ids)
-    payload: set[int] = set()  # the containers' own processes are not the engine's cost
-    for mon in mons:
-        payload.update(p.pid for p in mon.children(recursive=True))
-    procs = {p.pid: p for p in [root, *root.children(recursive=True), *mons]}
     total = 0
-    for pid, proc in procs.items():
-        if pid in payload:
-            continue
+    for proc in engine_processes(engine, ids):
         try:
             total += proc.memory_info().rss
         except psutil.NoSuchProcess:
