@@ -12,7 +12,8 @@ from engine.api.context import Routes, context
 from engine.api.hijack import HijackedStream
 from engine.api.params import int_param, json_body
 from engine.api.responses import json_response
-from engine.errors import EngineError
+from engine.containers.create_config import json_kind
+from engine.errors import EngineError, InvalidParameter
 from engine.runtime.attach import AttachConnection
 
 
@@ -26,6 +27,10 @@ async def create_exec(request: web.Request) -> web.Response:
 async def start_exec(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     body = await json_body(request) or {}
+    if not isinstance(body, dict):
+        raise InvalidParameter(
+            f"json: cannot unmarshal {json_kind(body)} into Go value of type types.ExecStartCheck"
+        )
     execs = ctx.containers.execs
     record = execs.get(request.match_info["id"])
     if body.get("Detach"):

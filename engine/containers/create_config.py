@@ -44,7 +44,7 @@ MIN_MEMORY = 6 * 1024 * 1024
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     """The name Go's encoding/json gives a JSON value in an UnmarshalTypeError."""
     if isinstance(value, bool):
         return "bool"
@@ -62,7 +62,7 @@ def _json_kind(value: Any) -> str:
 def _type_error(
     section: str, key: str, expected: str, value: Any, kind: str | None = None
 ) -> InvalidParameter:
-    got = kind or _json_kind(value)
+    got = kind or json_kind(value)
     return InvalidParameter(
         f"json: cannot unmarshal {got} into Go struct field {section}.{key} of type {expected}"
     )
@@ -88,9 +88,13 @@ def check_types(config: dict[str, Any], host: dict[str, Any]) -> None:
     for key in ("Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr"):
         if key in config and config[key] is not None and not isinstance(config[key], bool):
             raise _type_error("ContainerConfigWrapper", key, "bool", config[key])
-    for key in ("Labels",):
+    for key, go_type in (
+        ("Labels", "map[string]string"),
+        ("ExposedPorts", "nat.PortSet"),
+        ("Volumes", "map[string]struct {}"),
+    ):
         if config.get(key) is not None and not isinstance(config[key], dict):
-            raise _type_error("ContainerConfigWrapper", key, "map[string]string", config[key])
+            raise _type_error("ContainerConfigWrapper", key, go_type, config[key])
     for key in INT_FIELDS:
         _check_int64("HostConfig", key, host.get(key))
     for key, go_type in LIST_FIELDS.items():
@@ -175,6 +179,60 @@ def _validate_resources(host: dict[str, Any]) -> None:
         raise InvalidParameter(
             f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
         )
+    for key, what in (("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
+        if host.get(key):
+            _validate_cpuset(str(host[key]), what)
+    weight = host.get("BlkioWeight") or 0
+    if weight and not 10 <= weight <= 1000:
+        raise InvalidParameter("Range of blkio weight is from 10 to 1000")
+    if weight and not _blkio_weight_supported():
+        host["BlkioWeight"] = 0  # as dockerd: "Weight discarded" where the kernel has none
+
+
+def _cpu_list(text: str) -> set[int] | None:
+    """The CPUs a list like ``0-2,5`` names; None if it is not such a list."""
+    found: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            return None
+        start, end = int(first), int(last) if dash else int(first)
+        if end < start:
+            return None
+        found.update(range(start, end + 1))
+    return found
+
+
+def _validate_cpuset(text: str, what: str) -> None:
+    wanted = _cpu_list(text)
+    if wanted is None:
+        raise InvalidParameter(f"Invalid value {text} for cpuset {what}")
+    online = (
+        "/sys/devices/system/cpu/online" if what == "cpus" else "/sys/devices/system/node/online"
+    )
+    try:
+        with open(online) as source:
+            available_text = source.read().strip()
+    except OSError:
+        return
+    available = _cpu_list(available_text) or set()
+    if not wanted <= available:
+        noun = "CPUs" if what == "cpus" else "memory nodes"
+        raise InvalidParameter(
+            f"Requested {noun} are not available - requested {text}, available: {available_text}"
+        )
+
+
+def _blkio_weight_supported() -> bool:
+    return any(
+        os.path.exists(path)
+        for path in (
+            "/sys/fs/cgroup/blkio/blkio.weight",
+            "/sys/fs/cgroup/blkio/blkio.bfq.weight",
+            "/sys/fs/cgroup/io.weight",
+            "/sys/fs/cgroup/io.bfq.weight",
+        )
+    )
 
 
 def _merge_env(image_env: list[str], env: list[str]) -> list[str]:

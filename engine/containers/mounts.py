@@ -145,7 +145,6 @@ def _mount_point(spec: MountSpec, volumes: VolumeService) -> dict[str, Any]:
             "NoCopy": spec.nocopy,
         }
     if spec.type == "bind":
-        os.makedirs(spec.source, exist_ok=True)  # as dockerd does for -v with a missing path
         return {
             "Type": "bind",
             "Source": spec.source,
@@ -205,6 +204,10 @@ def oci_mounts(points: list[dict[str, Any]], rootfs: Path, volumes: VolumeServic
                 copy_up(rootfs, destination, source)
         else:
             source = Path(point["Source"])
+            if not os.path.lexists(source):
+                # As dockerd, at start (never at create): -v makes a missing host path a
+                # directory. A file or socket that is there is mounted as it is.
+                source.mkdir(parents=True)
         options = ["rbind", "ro" if not point["RW"] else "rw"]
         if point.get("Propagation"):
             options.append(point["Propagation"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.containers.create_config import check_types, validate_host_config
+from engine.containers.create_config import check_types, json_kind, validate_host_config
 from engine.containers.model import ContainerRecord
 from engine.containers.spec import resource_fields
 from engine.errors import InvalidParameter
@@ -33,6 +33,12 @@ def updated_host_config(record: ContainerRecord, body: Any) -> dict[str, Any]:
         raise InvalidParameter("invalid JSON: the request body must be an object")
     # The CLI sends every field; zero and empty mean "leave as it is".
     changes = {k: v for k, v in body.items() if k in UPDATABLE and v not in (None, "", 0)}
+    policy = changes.get("RestartPolicy")
+    if policy is not None and not isinstance(policy, dict):
+        raise InvalidParameter(
+            f"json: cannot unmarshal {json_kind(policy)} into Go struct field "
+            "UpdateConfig.RestartPolicy of type container.RestartPolicy"
+        )
     if not (changes.get("RestartPolicy") or {}).get("Name"):
         changes.pop("RestartPolicy", None)
     host = {**record.host_config, **changes}
