@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from engine import __version__
+from engine.activation import activated_fds, activated_sockets
 from engine.api.app import make_app
 from engine.api.context import ApiContext
 from engine.build.cache import BuildCache
@@ -130,7 +131,11 @@ class Engine:
         self._runners.append(runner)
         for host in self.config.hosts:
             url = urlsplit(host if "://" in host else f"unix://{host}")
-            if url.scheme == "unix":
+            if url.scheme == "fd":
+                for sock in activated_sockets(host):
+                    await web.SockSite(runner, sock).start()
+                    log.info("API listening on %s (socket activation)", sock.getsockname())
+            elif url.scheme == "unix":
                 await self._listen_unix(runner, Path(url.path))
             elif url.scheme == "tcp":
                 await self._listen_tcp(runner, url.hostname or "", url.port or 2375)
@@ -154,8 +159,12 @@ class Engine:
             url = urlsplit(host if "://" in host else f"unix://{host}")
             if url.scheme == "tcp":
                 self._check_tcp(url.hostname or "", url.port or 2375)
+            elif url.scheme == "fd":
+                activated_fds(host)  # refuses fd:// without sockets from systemd
             elif url.scheme != "unix":
-                raise InvalidParameter(f"invalid host {host!r}: use unix://PATH or tcp://ADDR")
+                raise InvalidParameter(
+                    f"invalid host {host!r}: use unix://PATH, fd:// or tcp://ADDR"
+                )
 
     def _check_tcp(self, host: str, port: int) -> None:
         try:

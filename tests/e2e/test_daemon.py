@@ -116,3 +116,39 @@ def test_tcp_needs_tls_or_an_explicit_loopback_opt_in(root: Path) -> None:
     finally:
         engine.stop()
         engine.cleanup()
+
+
+def test_socket_activation_with_fd(root: Path) -> None:
+    """As under systemd's doca.socket: the socket exists first, the engine starts on the
+    first connection and serves the descriptor it was handed (``-H fd://``)."""
+    refused = run_engine(
+        "-H", "fd://", "--data-root", str(root / "d"), "--exec-root", str(root / "e")
+    )
+    assert refused.returncode == 1 and "LISTEN_FDS" in refused.stderr
+    assert not (root / "d").exists()
+
+    sock = root / "activated.sock"
+    bridge = EngineProcess(root).bridge
+    log = (root / "engine.log").open("ab")
+    activator = subprocess.Popen(
+        ["systemd-socket-activate", "-l", str(sock), sys.executable, "-m", "engine",
+         "-H", "fd://", "--data-root", str(root / "d"), "--exec-root", str(root / "e"),
+         "--bridge", bridge],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cli = DockerCLI(f"unix://{sock}", root)
+        assert "Doca Engine" in cli("version", timeout=60).stdout  # the first call starts it
+        assert cli("info", "--format", "{{.Driver}}").returncode == 0
+    finally:
+        activator.send_signal(signal.SIGTERM)
+        try:
+            activator.wait(30)
+        except subprocess.TimeoutExpired:
+            activator.kill()
+            activator.wait()
+        EngineProcess(root, bridge=bridge).cleanup()
