@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from engine.errors import EngineError, storage_error
 from engine.images.transfer_progress import ProgressQueue
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 SPOOL_CHUNK = 1 << 20
 
 
@@ -186,12 +188,19 @@ async def stream_from_thread(
             await response.write(chunk)
             chunk = await queue.get()
         await task
-    except BaseException:
+    except BaseException as exc:
         # Stop the producer, and drain so that it is never left blocked on a full queue.
         writer.gone.set()
         while not task.done():
             if await queue.get() is None:
                 break
-        raise
+        if not response.prepared or not isinstance(exc, Exception):
+            raise
+        # Half the body is sent: no error answer can follow it. Cut the connection so the
+        # client sees the stream end early instead of waiting for the rest.
+        log.error("%s %s: stream broken off: %s", request.method, request.path, exc)
+        if request.transport is not None:
+            request.transport.close()
+        return response
     await response.write_eof()
     return response

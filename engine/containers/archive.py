@@ -175,18 +175,22 @@ def export_path(root: Path, path: str, out: IO[bytes]) -> None:
         fd = os.dup(dir_fd) if name is None else os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
         try:
             tar.addfile(_tarinfo(top, os.fstat(fd)))
-            _add_tree(tar, fd, top)
+            where = posixpath.normpath(path).rstrip("/")
+            if where.strip("/") not in KERNEL_DIRS:
+                _add_tree(tar, fd, top, where)
         finally:
             os.close(fd)
 
 
-def _add_tree(tar: tarfile.TarFile, top_fd: int, top: str) -> None:
-    """Everything below the open directory ``top_fd``, depth first in name order as Go walks."""
+def _add_tree(tar: tarfile.TarFile, top_fd: int, top: str, container_path: str) -> None:
+    """Everything below the open directory ``top_fd`` (``container_path`` in the container),
+    depth first in name order as Go walks. The kernel's /proc and /sys of a running container
+    are entries without their contents, as in the container's root filesystem on disk."""
     seen: dict[tuple[int, int], str] = {}
-    stack = [(top_fd, top, iter(sorted(os.listdir(top_fd))))]
+    stack = [(top_fd, top, container_path, iter(sorted(os.listdir(top_fd))))]
     try:
         while stack:
-            dir_fd, prefix, names = stack[-1]
+            dir_fd, prefix, where, names = stack[-1]
             name = next(names, None)
             if name is None:
                 stack.pop()
@@ -195,10 +199,14 @@ def _add_tree(tar: tarfile.TarFile, top_fd: int, top: str) -> None:
                 continue
             arcname = f"{prefix}/{name}"
             child = _add_entry(tar, dir_fd, name, arcname, seen)
-            if child is not None:
-                stack.append((child, arcname, iter(sorted(os.listdir(child)))))
+            if child is None:
+                continue
+            if not where and name in KERNEL_DIRS:
+                os.close(child)
+                continue
+            stack.append((child, arcname, f"{where}/{name}", iter(sorted(os.listdir(child)))))
     finally:
-        for dir_fd, _, _ in stack:
+        for dir_fd, _, _, _ in stack:
             if dir_fd != top_fd:
                 os.close(dir_fd)
 

@@ -182,3 +182,18 @@ def test_running_container_copies_see_its_mounts(docker: DockerCLI, tmp_path: Pa
     docker("rm", "-f", "cp-mounts")
     assert docker("run", "--rm", "-v", "cp-vol:/v", "busybox", "cat", "/v/into-volume.txt").stdout
     docker("volume", "rm", "cp-vol")
+
+
+def test_whole_root_of_a_running_container(docker: DockerCLI, running: str) -> None:
+    """/proc and /sys of a running container come as empty directories, as from its root
+    filesystem on disk: the kernel's files are not the container's."""
+    data = subprocess.run(
+        [DOCKER, "cp", f"{running}:/", "-"], capture_output=True, env=docker.env(), timeout=120
+    )
+    assert data.returncode == 0, data.stderr
+    with tarfile.open(fileobj=io.BytesIO(data.stdout)) as tar:
+        names = tar.getnames()
+    assert "/etc/passwd" in names or "etc/passwd" in [n.lstrip("/") for n in names]
+    stripped = [n.lstrip("/") for n in names]
+    assert "proc" in stripped and "sys" in stripped
+    assert not [n for n in stripped if n.startswith(("proc/", "sys/"))]
