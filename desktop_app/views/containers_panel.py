@@ -1,5 +1,5 @@
 """``ContainersPanel``: the containers table (Compose projects grouped), the verbs in a toolbar,
-and the selected container's log below."""
+the selected container's log below, and a details window per container (double-click)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from desktop_app.state.resources import ContainersStore
 from desktop_app.state.rows import ContainerRow, allowed_actions
 from desktop_app.tasks import TaskOwner
 from desktop_app.views.container_actions import VERBS, ContainerActions
+from desktop_app.views.container_detail import ContainerDetailDialog
 from desktop_app.views.logs_view import LogsView
 from desktop_app.views.prompts import ErrorReporter
 from desktop_app.views.run_dialog import RunDialog
@@ -35,11 +36,13 @@ class ContainersPanel(TablePanel[ContainerRow]):
     ) -> None:
         super().__init__(ContainersModel(store), store, parent)
         self._client = client
+        self._containers = store
         self._actions = actions
         self._tasks = tasks
         self._report = report
         self._image_names = image_names
         self.run_dialog: RunDialog | None = None
+        self.details: dict[str, ContainerDetailDialog] = {}
         self.add_action("Run…", lambda: self.open_run_dialog(), "Run a new container")
         self.toolbar.addSeparator()
         self.verb_actions = {
@@ -49,6 +52,9 @@ class ContainersPanel(TablePanel[ContainerRow]):
         self.toolbar.addSeparator()
         self.open_action = self.add_action(
             "Open in browser", self.open_in_browser, "Open the selected container's published port"
+        )
+        self.details_action = self.add_action(
+            "Details…", self.open_details, "Inspect, stats and files of the selected container"
         )
         # Replaced in tests; opening a URL is the desktop's business.
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
@@ -89,17 +95,47 @@ class ContainersPanel(TablePanel[ContainerRow]):
         self.open_url(QUrl(url))
         return url
 
+    def open_details(self, container_id: str | None = None) -> ContainerDetailDialog | None:
+        """The details window of this container (the selected one by default); an open one is
+        brought to the front. None without a single selected container."""
+        if container_id is None:
+            rows = self.selected_rows()
+            if len(rows) != 1:
+                return None
+            container_id = rows[0].id
+        dialog = self.details.get(container_id)
+        if dialog is None:
+            dialog = ContainerDetailDialog(self._client, self._containers, container_id, self)
+            dialog.finished.connect(lambda _result, cid=container_id: self._details_closed(cid))
+            self.details[container_id] = dialog
+            dialog.start()
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def _details_closed(self, container_id: str) -> None:
+        dialog = self.details.pop(container_id, None)
+        if dialog is not None:
+            self._tasks.spawn(dialog.dispose(), name="details-close")
+
     def _double_clicked(self, index: QModelIndex) -> None:
         header = self.table.model().headerData(index.column(), Qt.Orientation.Horizontal)
-        if header == "Ports":
-            self.open_in_browser()
+        if header == "Ports" and self.open_in_browser() is not None:
+            return
+        self.open_details(self.model.row_at(index.row()).id)
 
     def update_actions(self) -> None:
         rows = self.selected_rows()
         self.open_action.setEnabled(len(rows) == 1 and bool(rows[0].urls))
+        self.details_action.setEnabled(len(rows) == 1)
         for verb, action in self.verb_actions.items():
             action.setEnabled(bool(rows) and all(verb in allowed_actions(r.state) for r in rows))
         self.logs.show_container(rows[0].id if len(rows) == 1 else None)
 
     async def aclose(self) -> None:
         await self.logs.aclose()
+        details, self.details = list(self.details.values()), {}
+        for dialog in details:
+            dialog.hide()
+            await dialog.aclose()

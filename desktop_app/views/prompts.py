@@ -70,6 +70,14 @@ def error_text(exc: BaseException) -> str:
     return f"Unexpected error: {type(exc).__name__}: {exc}"
 
 
+def failure_text(exc: BaseException) -> str:
+    """``error_text`` for a failure a view shows in place; an unexpected one is also logged
+    with its traceback (the view shows one line, the log keeps the details)."""
+    if not isinstance(exc, EngineError):
+        log.error("unexpected error", exc_info=exc)
+    return error_text(exc)
+
+
 class ErrorReporter:
     """Shows failures of background work. The dialog opens from the Qt event loop (a zero
     timer), not from the asyncio callback that saw the failure, so no task is blocked."""
