@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from engine import __version__
 from engine.errors import InvalidParameter
 from engine.paths import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_SOCKET, Paths
 
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doca-engine",
         description="A container engine that speaks the Docker Engine API.",
+    )
+    parser.add_argument(
+        "-v", "--version", action="version", version=f"Doca Engine version {__version__}"
     )
     parser.add_argument(
         "-H",
