@@ -29,6 +29,7 @@ CASES = {
     "load": "load",
     "build": "build",
     "gui-first-paint": "gui_first_paint",
+    "gui-responsiveness": "gui_responsiveness",
 }
 HERE = Path(__file__).parent
 

@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -15,7 +16,9 @@ from desktop_app import aio
 from desktop_app.desktop import DesktopApp
 from desktop_app.engine_status import engine_argv
 from desktop_app.engine_supervisor import EngineSupervisor
-from doca.client.transport import DEFAULT_HOST
+from desktop_app.state.settings import Settings, SettingsFiles, load_or_defaults
+
+log = logging.getLogger(__name__)
 
 NOT_ROOT = (
     "starting doca-engine needs root: run doca-desktop as root, or start the engine as a "
@@ -23,21 +26,29 @@ NOT_ROOT = (
 )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: list[str] | None = None,
+    settings: Settings | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> argparse.Namespace:
+    """The command line; what it leaves out comes from the saved settings."""
+    settings = settings or Settings()
     parser = argparse.ArgumentParser(
         prog="doca-desktop", description="The Doca desktop app and system tray."
     )
     parser.add_argument(
         "--host",
-        default=os.environ.get("DOCKER_HOST") or DEFAULT_HOST,
-        help="the engine's socket, e.g. unix:///run/doca/doca.sock (default: $DOCKER_HOST)",
+        default=settings.effective_host(environ),
+        help="the engine's socket, e.g. unix:///run/doca/doca.sock (default: the one in "
+        "Settings, else $DOCKER_HOST)",
     )
     parser.add_argument(
         "--no-start-engine",
         action="store_true",
+        default=not settings.start_engine,
         help="only connect to a running engine, never start one",
     )
-    parser.add_argument("--data-root", type=Path, default=Path("/var/lib/doca"))
+    parser.add_argument("--data-root", type=Path, default=settings.effective_data_root())
     parser.add_argument("--exec-root", type=Path, default=Path("/run/doca"))
     parser.add_argument("--hidden", action="store_true", help="start in the tray only")
     parser.add_argument("--log-level", default="warning")
@@ -63,10 +74,13 @@ async def run_desktop(app: QApplication, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    settings, problem = load_or_defaults(SettingsFiles.from_environ())
+    args = parse_args(argv, settings)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if problem is not None:
+        log.warning("%s; starting with the default settings", problem)
     sys.exit(aio.run(lambda app: run_desktop(app, args), sys.argv[:1]))
 
 

@@ -10,9 +10,11 @@ from desktop_app.state.rows import (
     VolumeRow,
     container_rows,
     image_rows,
+    image_users,
     images_in_use,
     short_id,
     volume_rows,
+    volume_users,
 )
 
 CONTAINER_COLUMNS: list[Column[ContainerRow]] = [
@@ -28,13 +30,14 @@ IMAGE_COLUMNS: list[Column[ImageRow]] = [
     Column("Repository:Tag", lambda r: r.repo_tag),
     Column("ID", lambda r: r.id),
     Column("Size", lambda r: r.size),
-    Column("In use", lambda r: "in use" if r.in_use else ""),
+    Column("In use", lambda r: "in use" if r.in_use else "", lambda r: ", ".join(r.users)),
     Column("Created", lambda r: r.created),
 ]
 
 VOLUME_COLUMNS: list[Column[VolumeRow]] = [
     Column("Name", lambda r: r.name),
     Column("Driver", lambda r: r.driver),
+    Column("Used by", lambda r: ", ".join(r.users)),
     Column("Mountpoint", lambda r: r.mountpoint),
 ]
 
@@ -64,7 +67,10 @@ class ImagesModel(RowTableModel[ImageRow]):
         self.reload()
 
     def reload(self) -> None:
-        self.set_rows(image_rows(self._store.rows, images_in_use(self._containers.rows)))
+        containers = self._containers.rows
+        self.set_rows(
+            image_rows(self._store.rows, images_in_use(containers), image_users(containers))
+        )
 
     def image_names(self) -> list[str]:
         """Names the run dialog offers: tags, or short IDs of untagged images."""
@@ -72,11 +78,17 @@ class ImagesModel(RowTableModel[ImageRow]):
 
 
 class VolumesModel(RowTableModel[VolumeRow]):
-    def __init__(self, store: VolumesStore) -> None:
+    """Volumes by name; "used by" comes from the containers store, when there is one."""
+
+    def __init__(self, store: VolumesStore, containers: ContainersStore | None = None) -> None:
         super().__init__(VOLUME_COLUMNS, key=lambda r: r.name)
         self._store = store
+        self._containers = containers
         store.add_listener(self.reload)
+        if containers is not None:
+            containers.add_listener(self.reload)
         self.reload()
 
     def reload(self) -> None:
-        self.set_rows(volume_rows(self._store.rows))
+        users = volume_users(self._containers.rows) if self._containers is not None else {}
+        self.set_rows(volume_rows(self._store.rows, users))

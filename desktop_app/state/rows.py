@@ -55,6 +55,7 @@ class ImageRow:
     size: str
     in_use: bool
     created: str
+    users: tuple[str, ...] = ()  # names of the containers made from it
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class VolumeRow:
     name: str
     driver: str
     mountpoint: str
+    users: tuple[str, ...] = ()  # names of the containers that mount it
 
 
 def human_size(size: int | float) -> str:
@@ -159,8 +161,37 @@ def images_in_use(containers: Iterable[dict[str, Any]]) -> set[str]:
     return {str(row["ImageID"]) for row in containers if row.get("ImageID")}
 
 
-def image_rows(images: Iterable[dict[str, Any]], in_use: set[str]) -> list[ImageRow]:
+def _name(container: dict[str, Any]) -> str:
+    names = container.get("Names") or [""]
+    return str(names[0]).lstrip("/") or short_id(str(container.get("Id", "")))
+
+
+def image_users(containers: Iterable[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Image ID → the names of the containers made from it."""
+    users: dict[str, list[str]] = {}
+    for row in containers:
+        if row.get("ImageID"):
+            users.setdefault(str(row["ImageID"]), []).append(_name(row))
+    return {image: tuple(sorted(names)) for image, names in users.items()}
+
+
+def volume_users(containers: Iterable[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Volume name → the names of the containers that mount it."""
+    users: dict[str, set[str]] = {}
+    for row in containers:
+        for mount in row.get("Mounts") or []:
+            if mount.get("Type") == "volume" and mount.get("Name"):
+                users.setdefault(str(mount["Name"]), set()).add(_name(row))
+    return {volume: tuple(sorted(names)) for volume, names in users.items()}
+
+
+def image_rows(
+    images: Iterable[dict[str, Any]],
+    in_use: set[str],
+    users: dict[str, tuple[str, ...]] | None = None,
+) -> list[ImageRow]:
     """One row per repo:tag (an untagged image gets one ``<none>:<none>`` row), by name."""
+    users = users or {}
     out: list[ImageRow] = []
     for image in images:
         image_id = str(image.get("Id", ""))
@@ -174,17 +205,22 @@ def image_rows(images: Iterable[dict[str, Any]], in_use: set[str]) -> list[Image
                     size=human_size(image.get("Size") or 0),
                     in_use=image_id in in_use,
                     created=format_created(image.get("Created")),
+                    users=users.get(image_id, ()),
                 )
             )
     return sorted(out, key=lambda r: (r.repo_tag.startswith("<none>"), r.repo_tag, r.key))
 
 
-def volume_rows(volumes: Iterable[dict[str, Any]]) -> list[VolumeRow]:
+def volume_rows(
+    volumes: Iterable[dict[str, Any]], users: dict[str, tuple[str, ...]] | None = None
+) -> list[VolumeRow]:
+    users = users or {}
     rows = (
         VolumeRow(
             name=str(v.get("Name", "")),
             driver=str(v.get("Driver", "")),
             mountpoint=str(v.get("Mountpoint", "")),
+            users=users.get(str(v.get("Name", "")), ()),
         )
         for v in volumes
     )

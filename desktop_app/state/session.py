@@ -1,8 +1,9 @@
-"""``EngineSession``: the client, the stores and the event pump for one engine, started and
-closed together. Qt-free; the GUI holds one and adapts its stores."""
+"""``EngineSession``: the client, the stores, the event log and the event pump for one engine,
+started and closed together. Qt-free; the GUI holds one and adapts its stores."""
 
 from __future__ import annotations
 
+from desktop_app.state.event_log import EventLog
 from desktop_app.state.event_pump import EventPump
 from desktop_app.state.resources import ContainersStore, ImagesStore, VolumesStore
 from desktop_app.state.store import ResourceStore
@@ -18,6 +19,8 @@ class EngineSession:
         self.pump = EventPump(client, on_connect=self.refresh_all)
         for store in self.stores:
             self.pump.subscribe(store.handle_event)
+        self.events = EventLog()
+        self.pump.subscribe(self.events.handle_event)
         self._started = False
 
     @property

@@ -1,6 +1,6 @@
-"""``MainWindow``: a sidebar (Containers, Images, Volumes), the panels, an Engine menu, a
-Registries menu with the docker config's logins, and a status bar with the engine's state.
-Closing it hides it while the tray keeps the app running."""
+"""``MainWindow``: a sidebar (Containers, Images, Volumes, Events, Settings), the pages, an
+Engine menu, a Registries menu with the docker config's logins, and a status bar with the
+engine's state. Closing it hides it while the tray keeps the app running."""
 
 from __future__ import annotations
 
@@ -18,16 +18,19 @@ from PySide6.QtWidgets import (
 
 from desktop_app.engine_status import EngineState, EngineStatus
 from desktop_app.state.session import EngineSession
+from desktop_app.state.settings import SettingsFiles
 from desktop_app.tasks import TaskOwner
 from desktop_app.views.container_actions import ContainerActions
 from desktop_app.views.containers_panel import ContainersPanel
 from desktop_app.views.engine_controls import EngineControls, state_icon
+from desktop_app.views.events_view import EventsView
 from desktop_app.views.images_panel import ImagesPanel
 from desktop_app.views.prompts import ErrorReporter, Prompts
 from desktop_app.views.registries_view import RegistriesDialog
+from desktop_app.views.settings_view import SettingsView
 from desktop_app.views.volumes_panel import VolumesPanel
 
-PAGES = ("Containers", "Images", "Volumes")
+PAGES = ("Containers", "Images", "Volumes", "Events", "Settings")
 
 
 class MainWindow(QMainWindow):
@@ -59,12 +62,16 @@ class MainWindow(QMainWindow):
             report,
             self.images.images_model.image_names,
         )
-        self.volumes = VolumesPanel(client, session.volumes, tasks, prompts, report)
+        self.volumes = VolumesPanel(
+            client, session.volumes, tasks, prompts, report, containers=session.containers
+        )
+        self.events = EventsView(session.events, engine.supervisor, tasks)
+        self.settings = SettingsView(SettingsFiles.from_environ(), tasks)
         self.sidebar = QListWidget()
         self.sidebar.addItems(list(PAGES))
         self.sidebar.setFixedWidth(140)
         self.pages = QStackedWidget()
-        for panel in (self.containers, self.images, self.volumes):
+        for panel in (self.containers, self.images, self.volumes, self.events, self.settings):
             self.pages.addWidget(panel)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.sidebar.setCurrentRow(0)

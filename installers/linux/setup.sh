@@ -25,10 +25,11 @@ apt_packages=(
 )
 # Only for the test suite: Debian's dockerd, registry and credential helpers are the references
 # the tests compare against (htpasswd makes the registry's logins); gnome-keyring provides a
-# Secret Service for the credential helper's tests.
+# Secret Service for the credential helper's tests; debootstrap makes the chroot the .deb is
+# installed into; trayer hosts the system tray the tray tests use under Xvfb.
 test_packages=(
     docker.io xvfb xauth gnome-keyring dbus dbus-x11 golang-docker-credential-helpers
-    docker-registry apache2-utils
+    docker-registry apache2-utils debootstrap trayer
 )
 
 install_system() {
