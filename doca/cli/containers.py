@@ -1,18 +1,30 @@
-"""Container commands: ps, run, start, stop, rm, logs, exec."""
+"""Container commands: ps, stop, rm, logs here; the others in the ``container_*`` modules; and
+the `container` group that names them all as the docker CLI does (`doca container ls` …)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 import click
 import orjson
 
-from doca.cli import formatting
-from doca.cli.publish import apply_publish
-from doca.cli.runner import ENGINE_ERROR, Session, fail, for_each, start_error_code
-from doca.client import EngineClient, EngineError
+from doca.cli import formatting, inspection
+from doca.cli.container_attach import attach, start
+from doca.cli.container_command import OPTIONS_CONTAINERS_USAGE, DockerCommand, GoInt
+from doca.cli.container_config import create_config
+from doca.cli.container_cp import cp
+from doca.cli.container_exec import exec_command
+from doca.cli.container_fs import commit, diff, export
+from doca.cli.container_lifecycle import kill, pause, prune, rename, restart, unpause, update, wait
+from doca.cli.container_run import create, run
+from doca.cli.container_stats import stats, top
+from doca.cli.container_streams import write_output
+from doca.cli.networks import port
+from doca.cli.runner import Session, for_each
+from doca.client import EngineClient
+
+__all__ = ["COMMANDS", "PS_HEADER", "create_config", "ps_json", "ps_row"]
 
 PS_HEADER = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
 
@@ -67,133 +79,46 @@ def ps(session: Session, show_all: bool, quiet: bool, output_format: str) -> Non
         click.echo(formatting.table(PS_HEADER, (ps_row(c, now) for c in rows)))
 
 
-def _write(stream: int, chunk: bytes) -> None:
-    out = sys.stderr.buffer if stream == 2 else sys.stdout.buffer
-    out.write(chunk)
-    out.flush()
-
-
-async def _print_logs(client: EngineClient, container: str, follow: bool) -> None:
-    async for stream, chunk in client.containers.logs(container, follow=follow):
-        _write(stream, chunk)
-
-
-def apply_network(
-    config: dict[str, Any], network: str | None, aliases: tuple[str, ...], ip: str | None
+async def _print_logs(
+    client: EngineClient, container: str, follow: bool, tail: int | None, timestamps: bool
 ) -> None:
-    """``--network``, ``--network-alias`` and ``--ip`` as the docker CLI sends them."""
-    if not network:
-        if aliases or ip:
-            raise click.BadParameter("--network-alias and --ip need --network")
-        return
-    config["HostConfig"]["NetworkMode"] = network
-    endpoint: dict[str, Any] = {}
-    if aliases:
-        endpoint["Aliases"] = list(aliases)
-    if ip:
-        endpoint["IPAMConfig"] = {"IPv4Address": ip}
-    config["NetworkingConfig"] = {"EndpointsConfig": {network: endpoint}}
+    async for stream, chunk in client.containers.logs(
+        container, follow=follow, tail=tail, timestamps=timestamps
+    ):
+        write_output(stream, chunk)
 
 
-def create_config(image: str, command: tuple[str, ...], env: tuple[str, ...]) -> dict[str, Any]:
-    """The ContainerCreate body for `doca run IMAGE [CMD...]`."""
-    return {
-        "Image": image,
-        "Cmd": list(command) or None,
-        "Env": list(env),
-        "AttachStdout": True,
-        "AttachStderr": True,
-        "HostConfig": {},
-    }
-
-
-# Everything after IMAGE is the container's command, options included.
-@click.command(context_settings={"allow_interspersed_args": False})
-@click.option("-d", "--detach", is_flag=True, help="Run in the background, print the ID.")
-@click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
-@click.option("--name", help="Name of the container.")
-@click.option("-e", "--env", multiple=True, metavar="K=V", help="Set an environment variable.")
-@click.option(
-    "-p", "--publish", multiple=True, metavar="[IP:][HOST:]PORT[/PROTO]", help="Publish a port."
-)
-@click.option("-P", "--publish-all", is_flag=True, help="Publish every exposed port.")
-@click.option("--network", help="Connect to this network (bridge, host, none, or a name).")
-@click.option("--network-alias", multiple=True, help="Another DNS name on the network.")
-@click.option("--ip", help="IPv4 address on the network.")
-@click.argument("image")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.command(cls=DockerCommand, docker_usage=OPTIONS_CONTAINERS_USAGE)
+@click.option("-s", "--signal", "signal_name", help="Signal to send to the container.")
+@click.option("-t", "--timeout", type=GoInt(), help="Seconds to wait before killing the container.")
+@click.option("--time", "old_timeout", type=GoInt(), hidden=True, help="Deprecated: use --timeout.")
+@click.argument("containers", nargs=-1, required=True)
 @click.pass_obj
-def run(
+def stop(
     session: Session,
-    detach: bool,
-    remove: bool,
-    name: str | None,
-    env: tuple[str, ...],
-    publish: tuple[str, ...],
-    publish_all: bool,
-    network: str | None,
-    network_alias: tuple[str, ...],
-    ip: str | None,
-    image: str,
-    command: tuple[str, ...],
+    signal_name: str | None,
+    timeout: int | None,
+    old_timeout: int | None,
+    containers: tuple[str, ...],
 ) -> None:
-    """Create and start a container; attached, print its output and exit with its code."""
-    config = create_config(image, command, env)
-    apply_publish(config, publish, publish_all)
-    apply_network(config, network, network_alias, ip)
-    if detach and remove:
-        config["HostConfig"]["AutoRemove"] = True
-
-    async def operation(client: EngineClient) -> int:
-        try:
-            container = await client.containers.create(config, name=name)
-        except EngineError as error:
-            fail(error, session.host, ENGINE_ERROR)
-        try:
-            await client.containers.start(container)
-        except EngineError as error:
-            if remove:
-                await client.containers.remove(container, force=True)
-            fail(error, session.host, start_error_code(error.message))
-        if detach:
-            click.echo(container)
-            return 0
-        try:
-            await _print_logs(client, container, follow=True)
-            code = await client.containers.wait(container)
-            if remove:
-                await client.containers.remove(container, force=True)
-        except EngineError as error:
-            fail(error, session.host, ENGINE_ERROR)
-        return code
-
-    sys.exit(session.run(operation))
+    """Stop one or more running containers."""
+    if timeout is not None and old_timeout is not None:
+        raise click.UsageError("conflicting options: cannot specify both --timeout and --time")
+    seconds = timeout if timeout is not None else old_timeout
+    for_each(
+        session,
+        containers,
+        lambda client, c: client.containers.stop(c, timeout=seconds, signal=signal_name),
+    )
 
 
-@click.command()
-@click.argument("containers", nargs=-1, required=True)
-@click.pass_obj
-def start(session: Session, containers: tuple[str, ...]) -> None:
-    """Start stopped containers."""
-    for_each(session, containers, lambda client, c: client.containers.start(c))
-
-
-@click.command()
-@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing.")
-@click.argument("containers", nargs=-1, required=True)
-@click.pass_obj
-def stop(session: Session, timeout: int | None, containers: tuple[str, ...]) -> None:
-    """Stop running containers."""
-    for_each(session, containers, lambda client, c: client.containers.stop(c, timeout=timeout))
-
-
-@click.command()
+@click.command(cls=DockerCommand, docker_usage=OPTIONS_CONTAINERS_USAGE)
 @click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
 @click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes too.")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_obj
 def rm(session: Session, force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
-    """Remove containers."""
+    """Remove one or more containers."""
     for_each(
         session,
         containers,
@@ -201,41 +126,45 @@ def rm(session: Session, force: bool, volumes: bool, containers: tuple[str, ...]
     )
 
 
-@click.command()
-@click.option("-f", "--follow", is_flag=True, help="Follow the output.")
+@click.command(cls=DockerCommand, docker_usage="[OPTIONS] CONTAINER")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
+@click.option("-n", "--tail", default="all", help='Lines to show from the end ("all").')
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
 @click.argument("container")
 @click.pass_obj
-def logs(session: Session, follow: bool, container: str) -> None:
-    """Print a container's output."""
-    session.run(lambda client: _print_logs(client, container, follow))
+def logs(session: Session, follow: bool, tail: str, timestamps: bool, container: str) -> None:
+    """Fetch the logs of a container."""
+    lines = None if tail == "all" else int(tail) if tail.lstrip("-").isdigit() else None
+    session.run(lambda client: _print_logs(client, container, follow, lines, timestamps))
 
 
-# Everything after CONTAINER is the command, options included.
-@click.command("exec", context_settings={"allow_interspersed_args": False})
-@click.option("-e", "--env", multiple=True, metavar="K=V", help="Set an environment variable.")
-@click.option("-w", "--workdir", help="Working directory inside the container.")
-@click.option("-u", "--user", help="User name or UID[:GID] to run as.")
-@click.argument("container")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-@click.pass_obj
-def exec_command(
-    session: Session,
-    env: tuple[str, ...],
-    workdir: str | None,
-    user: str | None,
-    container: str,
-    command: tuple[str, ...],
-) -> None:
-    """Run a command in a running container; print its output and exit with its code."""
-
-    async def operation(client: EngineClient) -> int:
-        containers = client.containers
-        exec_id = await containers.create_exec(container, list(command), list(env), workdir, user)
-        async for stream, chunk in containers.start_exec(exec_id):
-            _write(stream, chunk)
-        return int((await containers.inspect_exec(exec_id)).get("ExitCode") or 0)
-
-    sys.exit(session.run(operation))
+@click.command("inspect", cls=DockerCommand, docker_usage=OPTIONS_CONTAINERS_USAGE)
+@click.option("-s", "--size", is_flag=True, hidden=True, help="Display total file sizes.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def inspect_containers(ctx: click.Context, size: bool, containers: tuple[str, ...]) -> None:
+    """Display detailed information on one or more containers."""
+    ctx.invoke(inspection.inspect, kind="container", names=containers)
 
 
-COMMANDS = (ps, run, start, stop, rm, logs, exec_command)
+@click.group()
+def container() -> None:
+    """Manage containers."""
+
+
+# Every command of the `container` group, under each name the docker CLI gives it.
+CONTAINER_GROUP: dict[str, click.Command] = {
+    "attach": attach, "commit": commit, "cp": cp, "create": create, "diff": diff,
+    "exec": exec_command, "export": export, "inspect": inspect_containers, "kill": kill,
+    "logs": logs, "ls": ps, "list": ps, "ps": ps, "pause": pause, "port": port,
+    "prune": prune, "rename": rename, "restart": restart, "rm": rm, "remove": rm, "run": run,
+    "start": start, "stats": stats, "stop": stop, "top": top, "unpause": unpause,
+    "update": update, "wait": wait,
+}  # fmt: skip
+for _name, _command in CONTAINER_GROUP.items():
+    container.add_command(_command, _name)
+
+COMMANDS = (
+    ps, run, create, start, stop, restart, kill, pause, unpause, attach, exec_command, logs,
+    rm, cp, wait, rename, top, stats, diff, commit, export, update, container,
+)  # fmt: skip

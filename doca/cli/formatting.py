@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+from doca.cli.tabwriter import text_width
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 # The docker CLI's tabwriter: cells at least 10 wide, 3 spaces between columns.
 _MIN_WIDTH = 10
 _PADDING = 3
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)")
 
 
 def human_duration(seconds: float) -> str:
@@ -69,9 +74,58 @@ def short_id(identifier: str) -> str:
     return identifier.removeprefix("sha256:")[:12]
 
 
+def truncate_id(identifier: str) -> str:
+    """stringid.TruncateID: 12 characters after any ``algorithm:`` prefix."""
+    return identifier.partition(":")[2][:12] if ":" in identifier else identifier[:12]
+
+
 def ellipsis(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, the last one an ellipsis when cut."""
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """``text`` cut to ``width`` display columns, the last one an ellipsis when cut (as the
+    docker CLI's formatter.Ellipsis, wide characters counting two)."""
+    if width <= 0:
+        return ""
+    if width == 1:
+        return text[:1]
+    if text_width(text) <= width:
+        return text
+    used = 0
+    for index, char in enumerate(text):
+        used += text_width(char)
+        if used > width - 1:
+            return text[:index] + "…"
+    return text
+
+
+def go_time(seconds: float) -> str:
+    """Go's time.Unix(s, 0).String() in the local zone: ``2024-05-01 10:00:00 +0200 CEST``."""
+    moment = datetime.fromtimestamp(int(seconds)).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z ") + (moment.tzname() or "")
+
+
+def rfc3339_seconds(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time the engine sent (0 if it is not one)."""
+    match = _RFC3339.fullmatch(text)
+    if not match:
+        return 0.0
+    date, clock, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    moment = datetime.fromisoformat(f"{date}T{clock}{zone}")
+    return moment.timestamp() + float(f"0.{fraction or 0}")
+
+
+def go_rfc3339_time(text: str) -> str:
+    """Go's String() of a time the engine sent as RFC 3339 (with up to nanoseconds):
+    ``2024-05-01 10:00:00.123 +0000 UTC``, in the zone the text gave."""
+    match = _RFC3339.fullmatch(text)
+    if not match:
+        return text
+    date, clock, fraction, zone = match.groups()
+    fraction = (fraction or "").rstrip("0")
+    # A zone without a name prints its offset in the name's place.
+    offset = "+0000" if zone in ("Z", "z") else zone.replace(":", "")
+    name = "UTC" if zone in ("Z", "z") else offset
+    seconds = f"{clock}.{fraction}" if fraction else clock
+    return f"{date} {seconds} {offset} {name}"
 
 
 def quoted_command(command: str) -> str:

@@ -1,5 +1,5 @@
-"""Entry point of the `doca` command: the click group, the engine host option and the
-translation of engine errors the commands let through."""
+"""Entry point of the `doca` command: the click group, the engine host and context options,
+and the translation of engine errors the commands let through."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import click
 from doca.cli import (
     build,
     containers,
+    contexts,
+    engine_commands,
     images,
     inspection,
     networks,
@@ -18,10 +20,10 @@ from doca.cli import (
     volumes,
 )
 from doca.cli.credentials import credentials
+from doca.cli.host_session import CliSession
 from doca.cli.registry import registry
 from doca.cli.runner import Session, fail
 from doca.client import EngineError
-from doca.client.transport import default_host
 from doca.compose.commands import compose
 
 
@@ -33,7 +35,7 @@ class DocaGroup(click.Group):
             return super().invoke(ctx)
         except EngineError as error:
             session = ctx.find_object(Session)
-            fail(error, session.host if session else default_host())
+            fail(error, session.host if session else "")
 
 
 @click.group(cls=DocaGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,14 +43,21 @@ class DocaGroup(click.Group):
     "-H",
     "--host",
     metavar="HOST",
-    default=default_host,
-    show_default="$DOCKER_HOST or unix:///run/doca/doca.sock",
-    help="Engine socket to connect to.",
+    default=None,
+    help="Engine socket to connect to (default: $DOCKER_HOST, the current context, or "
+    "unix:///run/doca/doca.sock).",
+)
+@click.option(
+    "-c",
+    "--context",
+    metavar="NAME",
+    default=None,
+    help="Name of the context to use (default: $DOCKER_CONTEXT or `doca context use`).",
 )
 @click.pass_context
-def cli(ctx: click.Context, host: str) -> None:
+def cli(ctx: click.Context, host: str | None, context: str | None) -> None:
     """A client for Doca and other Docker-API engines."""
-    ctx.obj = Session(host)
+    ctx.obj = CliSession(host, context)
 
 
 for command in (
@@ -58,6 +67,8 @@ for command in (
     *volumes.COMMANDS,
     *networks.COMMANDS,
     *system.COMMANDS,
+    *engine_commands.COMMANDS,
+    *contexts.COMMANDS,
     *registry_commands.COMMANDS,
     *inspection.COMMANDS,
 ):

@@ -5,10 +5,77 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import orjson
 
-from doca.cli import formatting
+from doca.cli import formatting, prune
+from doca.cli import output_format as fmt
+from doca.cli.filter_flags import filter_flag
+from doca.cli.inspection import FORMAT_HELP, inspect_names
 from doca.cli.runner import Session, for_each
+
+TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+HEADER = {
+    "ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+    "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT",
+}  # fmt: skip
+PRUNE_WARNING = (
+    "WARNING! This will remove all custom networks not used by at least one container.\n"
+    "Are you sure you want to continue?"
+)
+
+
+def network_format(source: str, quiet: bool) -> str:
+    if source in ("", fmt.TABLE):
+        return fmt.QUIET_TEMPLATE if quiet else TABLE
+    if source == fmt.RAW:
+        if quiet:
+            return "network_id: {{.ID}}"
+        return "network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n"
+    return source
+
+
+def _go_bool(value: object) -> str:
+    return "true" if value else "false"
+
+
+class NetworkContext(fmt.FormatterContext):
+    """A network as `docker network ls` templates see it."""
+
+    go_type = "*network.networkContext"
+
+    def __init__(self, entry: dict[str, Any], trunc: bool = True) -> None:
+        self.n = entry
+        self.trunc = trunc
+
+    def ID(self) -> str:
+        identifier = str(self.n.get("Id") or "")
+        return formatting.truncate_id(identifier) if self.trunc else identifier
+
+    def Name(self) -> str:
+        return str(self.n.get("Name") or "")
+
+    def Driver(self) -> str:
+        return str(self.n.get("Driver") or "")
+
+    def Scope(self) -> str:
+        return str(self.n.get("Scope") or "")
+
+    def IPv4(self) -> str:
+        return _go_bool(self.n.get("EnableIPv4", True))
+
+    def IPv6(self) -> str:
+        return _go_bool(self.n.get("EnableIPv6"))
+
+    def Internal(self) -> str:
+        return _go_bool(self.n.get("Internal"))
+
+    def Labels(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in (self.n.get("Labels") or {}).items())
+
+    def Label(self, name: str) -> str:
+        return str((self.n.get("Labels") or {}).get(name, ""))
+
+    def CreatedAt(self) -> str:
+        return formatting.go_rfc3339_time(str(self.n.get("Created") or ""))
 
 
 @click.group()
@@ -18,30 +85,19 @@ def network() -> None:
 
 @network.command("ls")
 @click.option("-q", "--quiet", is_flag=True, help="Only display network IDs.")
-@click.option("-f", "--filter", "filters", multiple=True, metavar="K=V", help="Filter output.")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate the output.")
+@click.option("--format", "output_format", default="", help=fmt.FORMAT_HELP)
+@filter_flag()
 @click.pass_obj
-def list_networks(session: Session, quiet: bool, filters: tuple[str, ...]) -> None:
+def list_networks(
+    session: Session, quiet: bool, no_trunc: bool, output_format: str,
+    filters: dict[str, list[str]],
+) -> None:  # fmt: skip
     """List networks."""
-    wanted: dict[str, list[str]] = {}
-    for item in filters:
-        key, _, value = item.partition("=")
-        wanted.setdefault(key, []).append(value)
-    found = session.run(lambda client: client.networks.list(wanted or None))
+    found = session.run(lambda client: client.networks.list(filters or None))
     found.sort(key=lambda n: str(n.get("Name", "")))
-    if quiet:
-        for entry in found:
-            click.echo(formatting.short_id(str(entry["Id"])))
-        return
-    rows = (
-        (
-            formatting.short_id(str(n.get("Id", ""))),
-            str(n.get("Name", "")),
-            str(n.get("Driver", "")),
-            str(n.get("Scope", "")),
-        )
-        for n in found
-    )
-    click.echo(formatting.table(("NETWORK ID", "NAME", "DRIVER", "SCOPE"), rows))
+    rows = [NetworkContext(entry, not no_trunc) for entry in found]
+    fmt.echo(network_format(output_format, quiet), rows, HEADER)
 
 
 @network.command("create")
@@ -90,16 +146,12 @@ def create_network(
 
 
 @network.command("inspect")
-@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "output_format", default="", help=FORMAT_HELP)
+@click.argument("names", nargs=-1, required=True, metavar="NETWORK...")
 @click.pass_obj
-def inspect_networks(session: Session, names: tuple[str, ...]) -> None:
-    """Show networks as JSON."""
-
-    async def operation(client: Any) -> list[dict[str, Any]]:
-        return [await client.networks.inspect(name) for name in names]
-
-    shown = session.run(operation)
-    click.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+def inspect_networks(session: Session, output_format: str, names: tuple[str, ...]) -> None:
+    """Display detailed information on one or more networks."""
+    inspect_names(session, names, lambda client, name: client.networks.inspect(name), output_format)
 
 
 @network.command("rm")
@@ -139,18 +191,16 @@ def disconnect_network(session: Session, force: bool, name: str, container: str)
 
 
 @network.command("prune")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+@filter_flag("--filter")
 @click.pass_obj
-def prune_networks(session: Session, force: bool) -> None:
+def prune_networks(session: Session, force: bool, filters: dict[str, list[str]]) -> None:
     """Remove every network no container uses."""
-    if not force and not click.confirm(
-        "WARNING! This will remove all custom networks not used by at least one container.\n"
-        "Are you sure you want to continue?"
-    ):
+    if not force and not prune.confirm(PRUNE_WARNING):
         return
-    deleted = session.run(lambda client: client.networks.prune())
-    if deleted:
-        click.echo("Deleted Networks:\n" + "\n".join(deleted) + "\n")
+    _, output = session.run(lambda client: prune.prune_networks(client, False, filters))
+    if output:
+        click.echo(output)
 
 
 def port_lines(ports: dict[str, Any], wanted: str | None) -> list[str]:
@@ -183,5 +233,8 @@ def port(session: Session, container: str, private_port: str | None) -> None:
     for line in lines:
         click.echo(line)
 
+
+network.add_command(list_networks, "list")
+network.add_command(remove_networks, "remove")
 
 COMMANDS = (network, port)

@@ -52,11 +52,23 @@ class EngineClient:
         body = {"username": username, "password": password, "serveraddress": serveraddress}
         return dict(await self._transport.call("POST", "/auth", json=body) or {})
 
+    async def disk_usage(self) -> dict[str, Any]:
+        """``docker system df``: LayersSize, Images, Containers, Volumes, BuildCache."""
+        return dict(await self._transport.call("GET", "/system/df") or {})
+
     async def events(
-        self, since: float | None = None, filters: dict[str, list[str]] | None = None
+        self,
+        since: float | str | None = None,
+        filters: dict[str, list[str]] | None = None,
+        until: float | str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Engine events as they happen, until the caller stops iterating."""
-        params = {"since": f"{since:.9f}" if since is not None else None,
+        """Engine events as they happen, until the caller stops iterating or ``until`` passes
+        (seconds, or a timestamp as the API takes it: ``1700000000.000000000``)."""
+        params = {"since": _timestamp(since), "until": _timestamp(until),
                   "filters": _filters(filters)}  # fmt: skip
         async for event in self._transport.json_lines("GET", "/events", params=params):
             yield event
+
+
+def _timestamp(value: float | str | None) -> str | None:
+    return f"{value:.9f}" if isinstance(value, int | float) else value

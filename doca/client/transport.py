@@ -12,14 +12,37 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
+from doca.client.context_store import (
+    DEFAULT_CONTEXT,
+    ContextError,
+    ContextStore,
+    context_name,
+)
 from doca.client.errors import EngineError, EngineUnavailable, StreamError, error_for
 
 DEFAULT_HOST = "unix:///run/doca/doca.sock"
 API_PREFIX = "/v1.47"
 
 
+def resolve_host(host: str | None = None, context: str | None = None) -> str:
+    """The engine address the docker CLI would use: ``--context`` (not with ``-H``), ``-H``,
+    ``$DOCKER_HOST``, ``$DOCKER_CONTEXT``, config.json's ``currentContext``, then the default
+    socket. ContextError (a ValueError) when the named context cannot be used."""
+    if host and context:
+        raise ContextError("conflicting options: cannot specify both --host and --context")
+    store = ContextStore()
+    name = context_name(host, context, store)
+    if name == DEFAULT_CONTEXT:
+        return host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    try:
+        return store.get(name).host or DEFAULT_HOST
+    except ContextError as error:
+        raise ContextError(f"unable to resolve docker endpoint: {error}") from None
+
+
 def default_host() -> str:
-    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    """The address without ``-H`` or ``--context``: see resolve_host."""
+    return resolve_host()
 
 
 Scalar = str | int | float | bool

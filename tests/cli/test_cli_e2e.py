@@ -58,7 +58,8 @@ def test_run_unknown_command_exits_127(engine_host: str) -> None:
 def test_run_unknown_image_exits_125(engine_host: str) -> None:
     result = doca(engine_host, "run", "--rm", "no-such-image:1")
     assert result.returncode == 125
-    assert result.stderr.startswith("Error response from daemon: ")
+    # as docker: the local lookup is reported first, then why the pull failed
+    assert result.stderr.startswith("Unable to find image 'no-such-image:1' locally\n")
     assert "Traceback" not in result.stderr
 
 
