@@ -830,10 +830,18 @@ def test_streamed_stats_redraw_the_table(cli: Clis, box: str) -> None:
     process = subprocess.Popen([str(DOCA), "-H", cli.engine.host, "stats", box],
                                stdout=subprocess.PIPE, env=cli.env())  # fmt: skip
     assert process.stdout is not None
+    output = b""
     try:
-        time.sleep(3)
+        # until three redraws came (a slow machine may take a while to start the CLI)
+        deadline = time.monotonic() + 30
+        os.set_blocking(process.stdout.fileno(), False)
+        while output.count(b"\x1b[J") < 3 and time.monotonic() < deadline:
+            output += process.stdout.read() or b""
+            time.sleep(0.1)
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=20)
+        os.set_blocking(process.stdout.fileno(), True)
+        rest, _ = process.communicate(timeout=20)
+        output += rest
     finally:
         process.kill()
         process.wait()
