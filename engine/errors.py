@@ -65,3 +65,10 @@ def storage_error(exc: OSError) -> SystemError_ | None:
         return None
     reason = (exc.strerror or str(exc)).lower()
     return SystemError_(f"{exc.filename}: {reason}" if exc.filename else reason)
+
+
+def tar_error_text(exc: Exception) -> str:
+    """A broken archive as Go's archive/tar and compress packages word it."""
+    if isinstance(exc, EOFError):
+        return "unexpected EOF"
+    return str(exc) or "invalid tar header"

@@ -24,7 +24,7 @@ import zstandard
 from engine.build.pathmatch import clean
 from engine.build.treewriter import CHUNK, Kind, Node, TreeWriter
 from engine.containers.copy_in import quote
-from engine.errors import InvalidParameter
+from engine.errors import InvalidParameter, tar_error_text
 from engine.snapshots import tarstream
 
 _MAGIC_LEN = 8
@@ -80,7 +80,7 @@ def extract(stream: BinaryIO, writer: TreeWriter, *, keep_owners: bool) -> None:
             for member in tar:
                 _extract_member(tar, member, writer, keep_owners)
     except (tarfile.TarError, EOFError) as e:
-        raise InvalidParameter(f"Error processing tar file: {e or type(e).__name__}") from e
+        raise InvalidParameter(f"Error processing tar file: {tar_error_text(e)}") from e
     writer.finish()
 
 

@@ -35,7 +35,7 @@ from typing import BinaryIO
 
 import orjson
 
-from engine.errors import InvalidParameter, SystemError_
+from engine.errors import InvalidParameter, SystemError_, tar_error_text
 from engine.snapshots import tarstream
 from engine.snapshots.tarstream import open_stream
 
@@ -131,7 +131,7 @@ def extract(
                 extractor.apply(tar, member)
         extractor.finish()
     except (tarfile.TarError, EOFError, zlib.error) as e:
-        raise CopyError(f"Error processing tar file: {e or type(e).__name__}") from e
+        raise CopyError(f"Error processing tar file: {tar_error_text(e)}") from e
 
 
 class _Extractor:
