@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from shiboken6 import isValid
+
 from desktop_app.engine_status import EngineState, EngineStatus
 from desktop_app.engine_supervisor import EngineSupervisor
 from desktop_app.state.container_alerts import ContainerAlerts
@@ -115,8 +117,12 @@ class DesktopApp:
     async def aclose(self) -> None:
         """Cancel all work and close the client. An engine the app started is stopped (its
         containers keep running under their monitors); one it found running is left alone."""
-        self.tray.hide()
-        self.window.hide()
+        # The window may be gone already (Qt deletes it with its parent, or a test harness
+        # closed it first): closing must still cancel every task and close the client.
+        if isValid(self.tray):
+            self.tray.hide()
+        if isValid(self.window):
+            self.window.hide()
         await self.tasks.aclose()
         await self.window.containers.aclose()
         await self.session.aclose()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QModelIndex, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QSplitter, QWidget
+from shiboken6 import isValid
 
 from desktop_app.qtmodels.resources import ContainersModel
 from desktop_app.state.resources import ContainersStore
@@ -137,5 +138,6 @@ class ContainersPanel(TablePanel[ContainerRow]):
         await self.logs.aclose()
         details, self.details = list(self.details.values()), {}
         for dialog in details:
-            dialog.hide()
+            if isValid(dialog):
+                dialog.hide()
             await dialog.aclose()
