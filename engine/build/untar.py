@@ -188,6 +188,6 @@ class _Checked(io.RawIOBase):
         try:
             data = self._stream.read(len(buffer))
         except _DECOMPRESS_ERRORS as e:
-            raise tarfile.ReadError(f"{type(e).__name__}: {e}") from e
+            raise tarfile.ReadError(tar_error_text(e)) from e
         buffer[: len(data)] = data
         return len(data)
