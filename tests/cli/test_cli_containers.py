@@ -421,10 +421,13 @@ def test_create_with_many_flags_makes_the_container_docker_makes(cli: Clis, tmp_
             found["HostConfig"]["Binds"].sort()
         for section in ("Config", "HostConfig"):
             assert mine[section] == theirs[section], section
-        # Anonymous volumes have names of their own.
+        # Anonymous volumes have names of their own; dockerd lists mounts in its map's order.
         anonymous = {"Name": "…", "Source": "…"}
         mounts = [
-            [m | anonymous if len(m.get("Name", "")) == 64 else m for m in found["Mounts"]]
+            sorted(
+                (m | anonymous if len(m.get("Name", "")) == 64 else m for m in found["Mounts"]),
+                key=lambda m: m["Destination"],
+            )
             for found in inspected
         ]
         assert mounts[1] == mounts[0]
