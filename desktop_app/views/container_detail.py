@@ -1,6 +1,6 @@
-"""``ContainerDetailDialog``: one container in detail — Inspect, Stats and Files tabs. It owns
-the tasks its tabs start (the stats stream, listings, transfers) and cancels them all when it
-closes."""
+"""``ContainerDetailDialog``: one container in detail — Inspect, Stats, Files and Terminal tabs.
+It owns the tasks its tabs start (the stats stream, listings, transfers, the shell) and cancels
+them all when it closes."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from desktop_app.tasks import TaskOwner
 from desktop_app.views.files_view import FilesView
 from desktop_app.views.inspect_view import InspectView
 from desktop_app.views.stats_view import StatsView
+from desktop_app.views.terminal_view import TerminalView
 from doca.client import EngineClient
 
-TABS = ("Inspect", "Stats", "Files")
+TABS = ("Inspect", "Stats", "Files", "Terminal")
 
 
 class ContainerDetailDialog(QDialog):
@@ -35,8 +36,10 @@ class ContainerDetailDialog(QDialog):
         self.inspect = InspectView(client, container_id, self.tasks)
         self.stats = StatsView(client, containers, container_id, self.tasks)
         self.files = FilesView(client, container_id, self.tasks)
+        self.terminal = TerminalView(client, containers, container_id, self.tasks)
         self.tabs = QTabWidget()
-        for title, view in zip(TABS, (self.inspect, self.stats, self.files), strict=True):
+        views = (self.inspect, self.stats, self.files, self.terminal)
+        for title, view in zip(TABS, views, strict=True):
             self.tabs.addTab(view, title)
         self.tabs.currentChanged.connect(self._tab_changed)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -48,7 +51,9 @@ class ContainerDetailDialog(QDialog):
 
     def start(self) -> None:
         """Load the inspect document and follow the stats; the files are listed when their
-        tab is first opened (a listing reads an archive, which is more than a glance)."""
+        tab is first opened (a listing reads an archive, which is more than a glance), and a
+        shell starts when the terminal's tab is (a process in the container is not a glance
+        either)."""
         self.inspect.load()
         self.stats.follow()
 
@@ -56,14 +61,18 @@ class ContainerDetailDialog(QDialog):
         self.tabs.setCurrentIndex(TABS.index(title))
 
     def _tab_changed(self, index: int) -> None:
-        if self.tabs.widget(index) is self.files:
+        widget = self.tabs.widget(index)
+        if widget is self.files:
             self.files.list_once()
+        elif widget is self.terminal:
+            self.terminal.start_once()
 
     async def aclose(self) -> None:
-        """Stop following the container and cancel every task of the tabs."""
+        """Stop following the container, end the shell and cancel every task of the tabs."""
         if not self._closed:
             self._closed = True
             self.stats.detach()
+            self.terminal.detach()
         await self.tasks.aclose()
 
     async def dispose(self) -> None:
