@@ -1,6 +1,7 @@
 """Loading a compose project as Compose v2 does: the files (``-f``, ``COMPOSE_FILE`` or the
-default names), ``.env`` / ``--env-file``, interpolation, merging, profiles and the project
-name. Pure but for reading files; every problem is a ComposeError naming file, line and key."""
+default names), ``.env`` / ``--env-file``, interpolation, ``extends`` and ``include``, merging,
+profiles and the project name. Pure but for reading files; every problem is a ComposeError
+naming file, line and key."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from doca.compose import merge
+from doca.compose import extends, include, merge
 from doca.compose.build_config import finish_build
 from doca.compose.envfile import read_env_file
 from doca.compose.errors import ComposeError
-from doca.compose.interpolation import InterpolationError, interpolate
+from doca.compose.file_objects import FILE_OBJECT_KEYS, shape_file_object
+from doca.compose.include import Resources
 from doca.compose.project import Project, check_project_name, normalize_project_name
-from doca.compose.service import SERVICE_KEYS, shape_network, shape_service, shape_volume
+from doca.compose.service import SERVICE_KEYS, shape_network, shape_volume
+from doca.compose.source_interpolation import interpolate_source
 from doca.compose.yamlsource import KeyPath, Source, dotted, read_source
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = ("compose.override.yaml", "compose.override.yml",
                   "docker-compose.override.yml", "docker-compose.override.yaml")  # fmt: skip
-_TOP_LEVEL = ("version", "name", "services", "networks", "volumes")
+_TOP_LEVEL = ("version", "name", "include", "services", "networks", "volumes", "secrets",
+              "configs")  # fmt: skip
 
 
 @dataclass
@@ -45,37 +49,67 @@ def load_project(options: LoadOptions) -> Project:
     files = _config_files(options, cwd)
     project_dir = Path(options.project_directory or files[0].parent).absolute()
     env = _environment(options, project_dir)
-    sources = [read_source(path) for path in files]
-    for source in sources:
-        _check_top_level(source)
-        _interpolate_tree(source, source.data, (), env, options.warn)
-
-    services: dict[str, dict[str, Any]] = {}
-    networks: dict[str, dict[str, Any]] = {}
-    volumes: dict[str, dict[str, Any]] = {}
-    declared_name: str | None = None
-    for source in sources:
-        data = source.data
-        if data.get("name"):
-            declared_name = str(data["name"])
-        for name, raw in _section(source, "services").items():
-            shaped = shape_service(source, name, raw, project_dir)
-            services[name] = merge.merge_services(services[name], shaped) if name in services \
-                else shaped  # fmt: skip
-        for name, raw in _section(source, "networks").items():
-            shaped = shape_network(source, name, raw)
-            networks[name] = merge.merge_network(networks.get(name, {}), shaped)
-        for name, raw in _section(source, "volumes").items():
-            shaped = shape_volume(source, name, raw)
-            volumes[name] = merge.merge_volume(volumes.get(name, {}), shaped)
-    if not services:
+    loaded = _load_files(files, project_dir, env, [], warn=options.warn)
+    if not loaded.services:
         raise ComposeError("no service selected", str(files[0]))
 
-    name = _project_name(options, env, declared_name, project_dir)
-    project = Project(name, project_dir, files, services, networks, volumes, environment=env)
+    name = _project_name(options, env, loaded.name, project_dir)
+    project = Project(name, project_dir, files, loaded.services, loaded.networks,
+                      loaded.volumes, loaded.secrets, loaded.configs, environment=env)  # fmt: skip
     _apply_profiles(project, options, env)
-    _finalize(project, sources, env)
+    _finalize(project, loaded.sources, env)
     return project
+
+
+def _load_files(
+    files: list[Path],
+    working_dir: Path,
+    env: Mapping[str, str],
+    chain: list[Path],
+    warn: Callable[[str], None] | None = None,
+) -> Resources:
+    """``files`` merged in order, each interpolated, its ``extends`` resolved and its
+    ``include`` imported first, as compose-go loads a file; relative paths are relative to
+    ``working_dir``. ``chain`` lists the files that include these, outermost first."""
+    loaded = Resources()
+
+    def load_included(
+        files: list[Path], directory: Path, env: Mapping[str, str], chain: list[Path]
+    ) -> Resources:
+        return _load_files(files, directory, env, chain, warn)
+
+    for path in files:
+        source = read_source(path)
+        _check_top_level(source)
+        interpolate_source(source, env, warn)
+        loaded.sources.append(source)
+        if source.data.get("name"):
+            loaded.name = str(source.data["name"])
+        own = Resources()
+        _section(source, "services")
+        own.services = extends.shape_services(source, working_dir, env, warn)
+        for name, raw in _section(source, "networks").items():
+            own.networks[name] = shape_network(source, name, raw)
+        for name, raw in _section(source, "volumes").items():
+            own.volumes[name] = shape_volume(source, name, raw)
+        for kind in ("secrets", "configs"):
+            for name, raw in _section(source, kind).items():
+                own.section(kind)[name] = shape_file_object(source, kind, name, raw, working_dir)
+        include.apply_include(source, own, working_dir, env, [*chain, path], load_included)
+        loaded.sources.extend(own.sources)
+        for name, service in own.services.items():
+            known = loaded.services.get(name)
+            loaded.services[name] = merge.merge_services(known, service) if known else service
+        for name, network in own.networks.items():
+            loaded.networks[name] = merge.merge_network(loaded.networks.get(name, {}), network)
+        for name, volume in own.volumes.items():
+            loaded.volumes[name] = merge.merge_volume(loaded.volumes.get(name, {}), volume)
+        for kind in ("secrets", "configs"):
+            objects = loaded.section(kind)
+            for name, value in own.section(kind).items():
+                objects[name] = merge.merge_resources(objects.get(name, {}), value,
+                                                      FILE_OBJECT_KEYS)  # fmt: skip
+    return loaded
 
 
 def _config_files(options: LoadOptions, cwd: Path) -> list[Path]:
@@ -133,37 +167,6 @@ def _section(source: Source, key: str) -> dict[str, Any]:
     return value
 
 
-def _interpolate_tree(
-    source: Source,
-    node: Any,
-    key: KeyPath,
-    env: Mapping[str, str],
-    warn: Callable[[str], None] | None,
-) -> Any:
-    """Interpolate every string value in place (keys are left as written, as Compose does)."""
-
-    def missing(name: str) -> None:
-        if warn:
-            warn(f'The "{name}" variable is not set. Defaulting to a blank string.')
-
-    if isinstance(node, dict):
-        for name, value in node.items():
-            node[name] = _interpolate_tree(source, value, (*key, name), env, warn)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            node[index] = _interpolate_tree(source, value, (*key, index), env, warn)
-    elif isinstance(node, str):
-        try:
-            return interpolate(node, env, missing)
-        except InterpolationError as exc:
-            message = str(exc)
-            if message.startswith("invalid interpolation format"):
-                message = (f"invalid interpolation format for {dotted(key)}: {node!r}; "
-                           "you may need to escape any $ with another $")  # fmt: skip
-            raise source.error(key, message) from exc
-    return node
-
-
 def _project_name(
     options: LoadOptions, env: Mapping[str, str], declared: str | None, project_dir: Path
 ) -> str:
@@ -197,11 +200,19 @@ def _finalize(project: Project, sources: list[Source], env: Mapping[str, str]) -
     the default network, dependencies checked, unused networks and volumes dropped."""
     used_networks: set[str] = set()
     used_volumes: set[str] = set()
+    used_objects: dict[str, set[str]] = {"secrets": set(), "configs": set()}
     for name, service in project.services.items():
+        if "environment" in service:  # a bare name takes the project's value, if it has one
+            service["environment"] = {
+                key: env.get(key) if value is None else value
+                for key, value in service["environment"].items()
+            }
         if "env_file" in service:
             service["environment"] = _with_env_files(project, service, env)
-        service.setdefault("networks", {"default": None})
-        service["networks"] = dict(sorted(service["networks"].items()))
+        _network_mode_dependency(service)
+        if not service.get("network_mode"):
+            service.setdefault("networks", {"default": None})
+        service["networks"] = dict(sorted((service.get("networks") or {}).items()))
         for network in service["networks"]:
             if network != "default" and network not in project.networks:
                 raise _where(sources, ("services", name, "networks"),
@@ -225,7 +236,15 @@ def _finalize(project: Project, sources: list[Source], env: Mapping[str, str]) -
             service["labels"] = dict(sorted(service["labels"].items()))
         if "build" in service:
             service["build"] = finish_build(service["build"], project.working_dir, env)
-        project.services[name] = {k: service[k] for k in SERVICE_KEYS if k in service}
+        for kind in ("secrets", "configs"):
+            for reference in service.get(kind) or []:
+                if reference["source"] not in getattr(project, kind):
+                    raise _where(sources, ("services", name, kind),
+                                 f"service {name!r} refers to undefined {kind[:-1]} "
+                                 f"{reference['source']}: invalid compose project")  # fmt: skip
+                used_objects[kind].add(reference["source"])
+        project.services[name] = {k: service[k] for k in SERVICE_KEYS if k in service and
+                                  (k != "networks" or service[k])}  # fmt: skip
     if "default" in used_networks:
         project.networks.setdefault("default", {})
     project.networks = {
@@ -236,6 +255,22 @@ def _finalize(project: Project, sources: list[Source], env: Mapping[str, str]) -
         key: _named(project.name, key, value)
         for key, value in sorted(project.volumes.items()) if key in used_volumes
     }  # fmt: skip
+    project.secrets, project.configs = (
+        {key: _named(project.name, key, value)
+         for key, value in sorted(objects.items()) if key in used_objects[kind]}
+        for kind, objects in (("secrets", project.secrets), ("configs", project.configs))
+    )  # fmt: skip
+
+
+def _network_mode_dependency(service: dict[str, Any]) -> None:
+    """``network_mode: service:<name>`` makes the service depend on that one, as Compose
+    records it."""
+    kind, _, target = str(service.get("network_mode") or "").partition(":")
+    if kind == "service" and target not in (service.get("depends_on") or {}):
+        service["depends_on"] = {
+            **(service.get("depends_on") or {}),
+            target: {"condition": "service_started", "restart": True, "required": True},
+        }
 
 
 def _named(project: str, key: str, resource: dict[str, Any]) -> dict[str, Any]:

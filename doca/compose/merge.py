@@ -1,7 +1,7 @@
-"""Merging the files of a multi ``-f`` project, by compose-go's rules for the keys Doca
-supports: maps merge key by key, ``command``/``entrypoint``/``healthcheck.test`` are replaced,
-``ports`` and ``volumes`` are appended with one entry per port / target, other lists appended
-without duplicates."""
+"""Merging the files of a multi ``-f`` project, and a service over the one it ``extends``, by
+compose-go's rules (override/merge.go, uncity.go) for the keys Doca supports: maps merge key by
+key, ``command``/``entrypoint``/``healthcheck.test`` are replaced, ``ports`` and ``volumes`` are
+appended with one entry per port / target, other lists appended without duplicates."""
 
 from __future__ import annotations
 
@@ -10,17 +10,27 @@ from typing import Any
 
 from doca.compose.service import NETWORK_KEYS, SERVICE_KEYS, VOLUME_KEYS
 
-_REPLACED = {"command", "entrypoint", "image", "profiles"}
-_MAPS = {"environment", "labels", "networks", "depends_on", "healthcheck", "build"}
+_REPLACED = {"command", "entrypoint", "image"}
+_MAPS = {"environment", "labels", "depends_on", "healthcheck", "build"}
+# Structs compose-go prints (and hashes) in field order, whichever file set which field.
+_FIELD_ORDER = {
+    "healthcheck": ("test", "timeout", "interval", "retries", "start_period", "start_interval",
+                    "disable"),
+}  # fmt: skip
 
 
 def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` (a later file's service, or one that ``extends`` base) over ``base``."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if key not in merged or key in _REPLACED or value is None:
             merged[key] = copy.deepcopy(value)
         elif key in _MAPS:
             merged[key] = _merge_maps(merged[key], value)
+            if key in _FIELD_ORDER:
+                merged[key] = _ordered(merged[key], _FIELD_ORDER[key])
+        elif key == "networks":
+            merged[key] = _merge_networks(merged[key], value)
         elif key == "volumes":
             merged[key] = _merge_by(merged[key], value, lambda volume: volume["target"])
         elif key == "ports":
@@ -64,8 +74,21 @@ def _merge_maps(base: Any, override: Any) -> Any:
     return merged
 
 
+def _merge_networks(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A network listed without settings (``- back``, ``back: null``) keeps the settings the
+    base gives it."""
+    merged = copy.deepcopy(base)
+    for name, config in override.items():
+        if config is None and name in merged:
+            continue
+        merged[name] = _merge_maps(merged.get(name), config)
+    return merged
+
+
 def _port_key(port: dict[str, Any]) -> tuple[Any, ...]:
-    return (port.get("host_ip"), port.get("published"), port["target"], port["protocol"])
+    # compose-go indexes a port without host_ip as bound to 0.0.0.0
+    host_ip = port.get("host_ip") or "0.0.0.0"
+    return (host_ip, port.get("published"), port["target"], port["protocol"])
 
 
 def _merge_by(base: list[Any], override: list[Any], key: Any) -> list[Any]:
