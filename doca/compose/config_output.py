@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from doca.compose.project import Project
-from doca.compose.service import NETWORK_KEYS, SERVICE_KEYS
+from doca.compose.service import NETWORK_KEYS
+from doca.compose.service_hash import json_shape
 
 # Strings that Go's YAML encoder quotes because YAML 1.1 readers take them for booleans.
 _YAML11_WORDS = {"y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON",
@@ -28,27 +29,23 @@ def project_document(project: Project, for_yaml: bool) -> dict[str, Any]:
             network.setdefault("ipam", {})  # no omitempty on ipam in Compose's JSON tags
             network = {key: network[key] for key in NETWORK_KEYS if key in network}
         networks[name] = network
-    document: dict[str, Any] = {"name": project.name}
-    if for_yaml:
-        document["services"] = services
-        if networks:
-            document["networks"] = networks
-    else:
-        if networks:
-            document["networks"] = networks
-        document["services"] = services
+    document: dict[str, Any] = {"name": project.name, "services": services}
+    if networks:
+        document["networks"] = networks
     if project.volumes:
         document["volumes"] = project.volumes
-    return document
+    if project.secrets:
+        document["secrets"] = _escaped(project.secrets)
+    if project.configs:
+        document["configs"] = _escaped(project.configs)
+    # YAML follows the Project struct's field order; JSON's map keys come sorted.
+    return document if for_yaml else dict(sorted(document.items()))
 
 
 def _service(service: dict[str, Any], for_yaml: bool) -> dict[str, Any]:
     if for_yaml:
         return {k: v for k, v in service.items() if v is not None}
-    out = dict(service)
-    out.setdefault("command", None)
-    out.setdefault("entrypoint", None)
-    return {key: out[key] for key in SERVICE_KEYS if key in out}
+    return json_shape(service)
 
 
 def _escaped(value: Any) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from doca.compose.errors import ComposeError
+from doca.compose.labels import container_name
 
 _VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -36,6 +37,8 @@ class Project:
     services: dict[str, dict[str, Any]]
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Services left out by their profiles: `down` still removes their containers.
     disabled: dict[str, dict[str, Any]] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
@@ -50,6 +53,12 @@ class Project:
         """The image service ``name`` runs: its ``image``, else ``<project>-<service>``, the
         name Compose v2 tags a built image with (GetImageNameOrDefault)."""
         return str(self.services[name].get("image") or f"{self.name}-{name}")
+
+    def container_name(self, name: str, number: int) -> str:
+        """Replica ``number`` of service ``name``: its ``container_name``, else
+        ``<project>-<service>-<n>``."""
+        fixed = self.services[name].get("container_name")
+        return str(fixed) if fixed else container_name(self.name, name, number)
 
     def dependencies(self, name: str) -> dict[str, dict[str, Any]]:
         return dict(self.services[name].get("depends_on") or {})

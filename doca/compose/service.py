@@ -7,27 +7,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from doca.compose import shapes
+from doca.compose import runtime_shapes, shapes
 from doca.compose.build_config import shape_build
 from doca.compose.yamlsource import KeyPath, Source
 
 # Service keys in the order compose-go's ServiceConfig declares them, which is the order
 # `docker compose config` prints them in (YAML and JSON alike).
 SERVICE_KEYS = (
-    "profiles", "build", "cap_add", "cap_drop", "command", "container_name", "depends_on", "dns",
-    "entrypoint", "environment", "env_file", "expose", "extra_hosts", "hostname", "healthcheck",
-    "image", "init", "labels", "networks", "ports", "privileged", "restart", "stdin_open",
-    "stop_grace_period", "stop_signal", "tty", "user", "volumes", "working_dir",
+    "profiles", "build", "cap_add", "cap_drop", "cgroup_parent", "cpus", "cpuset", "cpu_shares",
+    "command", "configs", "container_name", "depends_on", "deploy", "devices", "dns", "dns_opt",
+    "dns_search", "domainname", "entrypoint", "environment", "env_file", "expose", "extra_hosts",
+    "group_add", "hostname", "healthcheck", "image", "init", "ipc", "labels", "logging",
+    "mem_limit", "mem_reservation", "memswap_limit", "mac_address", "network_mode", "networks",
+    "oom_score_adj", "pid", "pids_limit", "platform", "ports", "privileged", "pull_policy",
+    "read_only", "restart", "scale", "secrets", "security_opt", "shm_size", "stdin_open",
+    "stop_grace_period", "stop_signal", "sysctls", "tmpfs", "tty", "ulimits", "user", "volumes",
+    "working_dir",
 )  # fmt: skip
 NETWORK_KEYS = ("name", "driver", "driver_opts", "ipam", "external", "internal", "attachable",
                 "enable_ipv6", "labels")  # fmt: skip
 VOLUME_KEYS = ("name", "driver", "driver_opts", "external", "labels")
 
 _STRINGS = ("image", "container_name", "hostname", "restart", "stop_signal", "user",
-            "working_dir")  # fmt: skip
-_BOOLEANS = ("init", "privileged", "stdin_open", "tty")
-_PLAIN_BOOLEANS = ("privileged", "stdin_open", "tty")
-_LISTS = ("cap_add", "cap_drop", "dns", "profiles", "env_file")
+            "working_dir", "cgroup_parent", "cpuset", "domainname", "ipc", "mac_address",
+            "network_mode", "pid", "platform", "pull_policy")  # fmt: skip
+_BOOLEANS = ("init", "privileged", "stdin_open", "tty", "read_only")
+_PLAIN_BOOLEANS = ("privileged", "stdin_open", "tty", "read_only")
+_LISTS = ("cap_add", "cap_drop", "dns", "profiles", "env_file", "dns_opt", "dns_search",
+          "group_add", "security_opt", "tmpfs")  # fmt: skip
+# Go ints with omitempty: a zero is left out (``scale`` is a pointer and keeps it).
+_INTEGERS = ("cpu_shares", "oom_score_adj", "pids_limit", "scale")
+_SIZES = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 
 
 def _fail_at(source: Source, key: KeyPath) -> shapes.Fail:
@@ -44,6 +54,10 @@ def _converter(name: str, project_dir: Path) -> Callable[[Any, shapes.Fail], Any
         return shapes.boolean
     if name in _LISTS:
         return shapes.string_list
+    if name in _INTEGERS:
+        return shapes.integer
+    if name in _SIZES:
+        return runtime_shapes.unit_bytes
     if name == "volumes":
 
         def volumes(value: Any, fail: shapes.Fail) -> Any:
@@ -68,6 +82,14 @@ def _converter(name: str, project_dir: Path) -> Callable[[Any, shapes.Fail], Any
         "healthcheck": shapes.healthcheck,
         "extra_hosts": shapes.extra_hosts,
         "stop_grace_period": shapes.duration,
+        "cpus": runtime_shapes.cpus,
+        "deploy": runtime_shapes.deploy,
+        "devices": runtime_shapes.devices,
+        "logging": runtime_shapes.logging,
+        "sysctls": runtime_shapes.sysctls,
+        "ulimits": runtime_shapes.ulimits,
+        "secrets": runtime_shapes.secrets,
+        "configs": runtime_shapes.configs,
     }
     return converters[name]
 
@@ -93,7 +115,24 @@ def shape_service(source: Source, name: str, raw: Any, project_dir: Path) -> dic
     for field in _PLAIN_BOOLEANS:
         if out.get(field) is False:  # Go's omitempty leaves a false bool out (init is a pointer)
             del out[field]
+    for field in _INTEGERS:
+        if out.get(field) == 0 and field != "scale":
+            del out[field]
+    _check_replicas(source, key, out)
     return out
+
+
+def _check_replicas(source: Source, key: KeyPath, service: dict[str, Any]) -> None:
+    """``scale`` and ``deploy.replicas`` (and the service-level resource keys and their
+    ``deploy.resources.limits`` twins) must agree where both are written, as Compose checks."""
+    limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    twins = (("scale", (service.get("deploy") or {}).get("replicas"), "deploy.replicas"),
+             ("cpus", limits.get("cpus"), "deploy.resources.limits.cpus"),
+             ("mem_limit", limits.get("memory"), "deploy.resources.limits.memory"),
+             ("pids_limit", limits.get("pids"), "deploy.resources.limits.pids"))  # fmt: skip
+    for field, other, other_name in twins:
+        if service.get(field) is not None and other is not None and service[field] != other:
+            raise source.error(key, f"can't set distinct values on '{field}' and '{other_name}'")
 
 
 def shape_network(source: Source, name: str, raw: Any) -> dict[str, Any]:

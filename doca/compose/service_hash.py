@@ -10,20 +10,32 @@ from typing import Any
 
 from doca.compose.service import SERVICE_KEYS
 
-# ServiceHash blanks these (pull_policy, scale and deploy.replicas too, which Doca does not
-# model) before hashing.
-_IGNORED = ("build", "depends_on", "profiles")
+# ServiceHash blanks these (and deploy.replicas) before hashing.
+_IGNORED = ("build", "depends_on", "profiles", "pull_policy", "scale")
 
 
 def service_hash(service: dict[str, Any]) -> str:
-    document = {key: service[key] for key in SERVICE_KEYS if key in service}
+    document = json_shape(service)
     for key in _IGNORED:
         document.pop(key, None)
-    # command and entrypoint have no omitempty in compose-go's JSON tags
+    if "deploy" in document:
+        document["deploy"] = {k: v for k, v in document["deploy"].items() if k != "replicas"}
+    return hashlib.sha256(go_json(document).encode()).hexdigest()
+
+
+def json_shape(service: dict[str, Any]) -> dict[str, Any]:
+    """The service as Go's encoding/json writes compose-go's ServiceConfig: ``command`` and
+    ``entrypoint`` have no omitempty, and ``deploy`` always carries its (struct-typed)
+    ``resources`` and ``placement``."""
+    document = {key: service[key] for key in SERVICE_KEYS if key in service}
     document.setdefault("command", None)
     document.setdefault("entrypoint", None)
-    document = {key: document[key] for key in SERVICE_KEYS if key in document}
-    return hashlib.sha256(go_json(document).encode()).hexdigest()
+    if "deploy" in document:
+        deploy = dict(document["deploy"])
+        deploy.setdefault("resources", {})
+        order = ("mode", "replicas", "labels", "resources", "restart_policy")
+        document["deploy"] = {k: deploy[k] for k in order if k in deploy} | {"placement": {}}
+    return {key: document[key] for key in SERVICE_KEYS if key in document}
 
 
 def go_json(value: Any) -> str:
@@ -39,6 +51,6 @@ def _sorted_maps(value: Any, key: str = "") -> Any:
     if not isinstance(value, dict):
         return value
     # Only Go maps (environment, labels, networks, ...) are sorted; structs keep field order.
-    if key in ("environment", "labels", "networks", "driver_opts"):
+    if key in ("environment", "labels", "networks", "driver_opts", "sysctls", "ulimits", "options"):
         return {k: _sorted_maps(v, "") for k, v in sorted(value.items())}
     return {k: _sorted_maps(v, k) for k, v in value.items()}
