@@ -82,25 +82,40 @@ def exec_command(
     options = exec_config(interactive, console, detach, privileged, detach_keys)
 
     async def operation(client: EngineClient) -> int:
-        containers = client.containers
         # As the docker CLI: "no such container" before the TTY check, and both before an
         # exec is made that nothing would start.
-        await containers.inspect(container)
+        await client.containers.inspect(container)
         if not detach:
             check_tty(options["AttachStdin"], tty)
-        exec_id = await containers.create_exec(
-            container, list(command), environment, workdir, user, **options
-        )
-        if detach:
-            await containers.start_exec_detached(exec_id, tty)
-            return 0
-        keys = detach_key_bytes(detach_keys)
-        session = StreamSession(interactive, tty, keys)
-        if tty and is_terminal(sys.stdin.fileno()):
-            session.resize = lambda h, w: containers.resize_exec(exec_id, h, w)
-        async with containers.start_exec_attached(exec_id, tty, console) as hijacked:
-            if await stream_session(hijacked, session):
-                die(ESCAPE_MESSAGE)
-        return int((await containers.inspect_exec(exec_id)).get("ExitCode") or 0)
+        return await run_exec(client, container, list(command), environment, workdir, user,
+                              options)  # fmt: skip
 
     sys.exit(session.run(operation))
+
+
+async def run_exec(
+    client: EngineClient,
+    container: str,
+    command: list[str],
+    environment: list[str],
+    workdir: str | None,
+    user: str | None,
+    options: dict[str, Any],
+) -> int:
+    """Create the exec (``options`` from ``exec_config``) and start it: detached, 0 at once;
+    attached, its streams until it ends, then its exit code."""
+    containers = client.containers
+    tty, interactive = bool(options["Tty"]), bool(options["AttachStdin"])
+    exec_id = await containers.create_exec(container, command, environment, workdir, user,
+                                           **options)  # fmt: skip
+    if not options["AttachStdout"]:
+        await containers.start_exec_detached(exec_id, tty)
+        return 0
+    session = StreamSession(interactive, tty, detach_key_bytes(options["DetachKeys"]))
+    if tty and is_terminal(sys.stdin.fileno()):
+        session.resize = lambda h, w: containers.resize_exec(exec_id, h, w)
+    console = tuple(options["ConsoleSize"]) if "ConsoleSize" in options else None
+    async with containers.start_exec_attached(exec_id, tty, console) as hijacked:
+        if await stream_session(hijacked, session):
+            die(ESCAPE_MESSAGE)
+    return int((await containers.inspect_exec(exec_id)).get("ExitCode") or 0)

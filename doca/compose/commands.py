@@ -1,110 +1,57 @@
-"""``doca compose``: the click commands. Each loads the project, then hands the engine work to
-``operations`` through the CLI's Session."""
+"""``doca compose``'s project-wide commands — ``config``, ``build``, ``pull``, ``push``, ``up``,
+``down`` — and the group with every command registered. Each loads the project, then hands
+the engine work to ``operations`` through the CLI's Session."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
-from typing import Any
+from collections.abc import Mapping
 
 import click
 
 from doca.cli import build_flags
-from doca.cli.runner import GENERAL_ERROR, Session
-from doca.client import EngineClient, StreamError
-from doca.compose import images, operations
-from doca.compose import labels as L
+from doca.client import EngineClient
+from doca.compose import commands_exec, commands_lifecycle, commands_view, images, operations
 from doca.compose.build_config import BuildFlags
 from doca.compose.config_output import to_json, to_yaml
 from doca.compose.errors import ComposeError
-from doca.compose.loader import LoadOptions, load_project
-from doca.compose.project import Project
+from doca.compose.group import compose, discard, output, report, with_project, with_project_name
+from doca.compose.service_hash import service_hash
 
-
-def _report(line: str) -> None:
-    click.echo(line, err=True)
-
-
-def _warn(line: str) -> None:
-    click.echo(f"WARN[0000] {line}", err=True)
-
-
-def _output(text: str) -> None:
-    click.echo(text, nl=False)
-
-
-def _discard(_text: str) -> None:
-    pass
-
-
-class ComposeGroup(click.Group):
-    """A compose file that does not load ends the command with its message and exit 1; a
-    failed build with its message and the failed step's exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ComposeError as error:
-            click.echo(str(error), err=True)
-            sys.exit(GENERAL_ERROR)
-        except StreamError as error:
-            click.echo(error.message, err=True)
-            sys.exit(error.code or GENERAL_ERROR)
-
-
-@click.group(cls=ComposeGroup)
-@click.option("-f", "--file", "files", multiple=True, help="Compose configuration files.")
-@click.option("-p", "--project-name", help="Project name.")
-@click.option("--project-directory", help="Alternate working directory.")
-@click.option("--env-file", "env_files", multiple=True, help="Alternate environment files.")
-@click.option("--profile", "profiles", multiple=True, help="Profiles to enable.")
-@click.pass_context
-def compose(
-    ctx: click.Context,
-    files: tuple[str, ...],
-    project_name: str | None,
-    project_directory: str | None,
-    env_files: tuple[str, ...],
-    profiles: tuple[str, ...],
-) -> None:
-    """Define and run multi-container applications (Compose Specification)."""
-    ctx.obj = (ctx.find_object(Session), LoadOptions(
-        files=list(files), project_name=project_name, project_directory=project_directory,
-        env_files=list(env_files), profiles=list(profiles), warn=_warn,
-    ))  # fmt: skip
-
-
-def _context(ctx: click.Context, targets: tuple[str, ...] = ()) -> tuple[Session, Project]:
-    session, options = ctx.obj
-    options.targets = list(targets)
-    return session, load_project(options)
-
-
-def _project_name(ctx: click.Context) -> tuple[Session, str, Project | None]:
-    """The project a management command acts on: from the files when there are any, else from
-    ``-p`` alone (as Compose lets ``down``/``ps`` work without the files)."""
-    session, options = ctx.obj
-    try:
-        project = load_project(options)
-    except ComposeError:
-        if not options.project_name:
-            raise
-        return session, options.project_name, None
-    return session, project.name, project
+__all__ = ["compose"]
+_REGISTERED = (commands_exec, commands_lifecycle, commands_view)
 
 
 @compose.command()
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
 @click.option("--services", is_flag=True, help="Print the service names, one per line.")
+@click.option("--volumes", is_flag=True, help="Print the volume names, one per line.")
+@click.option("--images", is_flag=True, help="Print the image names, one per line.")
+@click.option("--hash", "hash_of", help="Print the service config hash, one per line.")
+@click.option("-q", "--quiet", is_flag=True, help="Only validate the configuration.")
 @click.pass_context
-def config(ctx: click.Context, fmt: str, services: bool) -> None:
+def config(
+    ctx: click.Context, fmt: str, services: bool, volumes: bool, images: bool,
+    hash_of: str | None, quiet: bool,
+) -> None:  # fmt: skip
     """Parse, resolve and render the compose file in canonical format."""
-    _, project = _context(ctx)
-    if services:
+    _, project = with_project(ctx)
+    if quiet:
+        return
+    if hash_of is not None:
+        names = sorted(project.services) if hash_of == "*" else hash_of.split(",")
+        for name in names:
+            if name not in project.services:
+                raise ComposeError(f"no such service: {name}: not found")
+            click.echo(f"{name} {service_hash(project.services[name])}")
+    elif services:
         click.echo("\n".join(project.services))
+    elif volumes:
+        click.echo("\n".join(project.volumes), nl=bool(project.volumes))
+    elif images:
+        click.echo("\n".join(project.image_name(name) for name in project.services))
     else:
-        click.echo(to_json(project) if fmt == "json" else to_yaml(project), nl=fmt == "json")
+        click.echo(to_json(project) if fmt == "json" else to_yaml(project), nl=False)
 
 
 @compose.command()
@@ -123,13 +70,13 @@ def build(
     memory: int, with_dependencies: bool, services: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Build or rebuild services."""
-    session, project = _context(ctx, services)
+    session, project = with_project(ctx, services)
     args = {key: value if sep else None
             for key, sep, value in (arg.partition("=") for arg in build_args)}  # fmt: skip
     flags = BuildFlags(args, no_cache, pull, memory)
     names = project.start_order(list(services) or None, with_deps=with_dependencies)
-    report, output = (_discard, _discard) if quiet else (_report, _output)
-    session.run(lambda client: images.build(client, project, names, report, output, flags))
+    shown, written = (discard, discard) if quiet else (report, output)
+    session.run(lambda client: images.build(client, project, names, shown, written, flags))
 
 
 @compose.command()
@@ -139,184 +86,96 @@ def build(
 @click.option("--force-recreate", is_flag=True)
 @click.option("--no-deps", is_flag=True, help="Don't start linked services.")
 @click.option("--remove-orphans", is_flag=True)
+@click.option("--scale", "scale", multiple=True, metavar="SERVICE=NUM",
+              help="Scale SERVICE to NUM instances.")  # fmt: skip
+@click.option("--wait", is_flag=True, help="Wait for services to be running|healthy.")
+@click.option("--wait-timeout", type=int, default=None, help="Maximum seconds to wait.")
 @click.option("-t", "--timeout", type=int, default=None)
 @click.argument("services", nargs=-1)
 @click.pass_context
 def up(
-    ctx: click.Context,
-    detach: bool,
-    force_build: bool,
-    no_build: bool,
-    force_recreate: bool,
-    no_deps: bool,
-    remove_orphans: bool,
-    timeout: int | None,
-    services: tuple[str, ...],
-) -> None:
+    ctx: click.Context, detach: bool, force_build: bool, no_build: bool, force_recreate: bool,
+    no_deps: bool, remove_orphans: bool, scale: tuple[str, ...], wait: bool,
+    wait_timeout: int | None, timeout: int | None, services: tuple[str, ...],
+) -> None:  # fmt: skip
     """Create and start containers."""
     if force_build and no_build:
         raise click.UsageError("--build and --no-build are incompatible")
-    session, project = _context(ctx, services)
+    session, project = with_project(ctx, services)
+    scales = _scales(scale, project.services)
 
     async def run(client: EngineClient) -> None:
-        await operations.up(client, project, list(services), _report, force_recreate,
-                            no_deps, remove_orphans, timeout, output=_output,
-                            no_build=no_build, force_build=force_build)  # fmt: skip
-        if not detach:
+        await operations.up(client, project, list(services), report, force_recreate,
+                            no_deps, remove_orphans, timeout, output=output,
+                            no_build=no_build, force_build=force_build, scales=scales)  # fmt: skip
+        if wait:
+            await operations.wait_running(client, project, list(services), report, wait_timeout)
+        elif not detach:
             try:
-                await _print_logs(client, project.name, list(services), follow=True)
+                await commands_view.print_logs(client, project.name, list(services), follow=True)
             except asyncio.CancelledError:
-                await operations.stop(client, project.name, list(services), _report, timeout)
+                await commands_lifecycle.lifecycle.stop(client, project.name, list(services),
+                                                        report, timeout)  # fmt: skip
 
     session.run(run)
 
 
+def _scales(values: tuple[str, ...], services: Mapping[str, object]) -> dict[str, int]:
+    scales = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep or not number.isdigit():
+            raise ComposeError(f"invalid --scale value {value!r}: expected SERVICE=NUM")
+        if name not in services:
+            raise ComposeError(f"no such service: {name}")
+        scales[name] = int(number)
+    return scales
+
+
 @compose.command()
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes too.")
+@click.option("--rmi", type=click.Choice(["local", "all"]),
+              help="Remove images used by services.")  # fmt: skip
 @click.option("--remove-orphans", is_flag=True)
 @click.option("-t", "--timeout", type=int, default=None)
 @click.pass_context
-def down(ctx: click.Context, volumes: bool, remove_orphans: bool, timeout: int | None) -> None:
-    """Stop and remove containers and networks."""
-    session, name, project = _project_name(ctx)
+def down(
+    ctx: click.Context, volumes: bool, rmi: str | None, remove_orphans: bool, timeout: int | None
+) -> None:
+    """Stop and remove containers, networks (and volumes, images)."""
+    session, name, project = with_project_name(ctx)
     session.run(lambda client: operations.down(
-        client, name, project, _report, volumes, remove_orphans, timeout
+        client, name, project, report, volumes, remove_orphans, timeout, rmi
     ))  # fmt: skip
 
 
 @compose.command()
-@click.option("-t", "--timeout", type=int, default=None)
+@click.option("--ignore-buildable", is_flag=True, help="Ignore images that can be built.")
+@click.option("-q", "--quiet", is_flag=True, help="Pull without printing progress.")
 @click.argument("services", nargs=-1)
 @click.pass_context
-def stop(ctx: click.Context, timeout: int | None, services: tuple[str, ...]) -> None:
-    """Stop services."""
-    session, name, _ = _project_name(ctx)
-    session.run(lambda client: operations.stop(client, name, list(services), _report, timeout))
-
-
-@compose.command()
-@click.argument("services", nargs=-1)
-@click.pass_context
-def start(ctx: click.Context, services: tuple[str, ...]) -> None:
-    """Start services."""
-    session, name, _ = _project_name(ctx)
-    session.run(lambda client: operations.start(client, name, list(services), _report))
-
-
-@compose.command()
-@click.option("-f", "--force", is_flag=True, help="Don't ask to confirm removal.")
-@click.argument("services", nargs=-1)
-@click.pass_context
-def rm(ctx: click.Context, force: bool, services: tuple[str, ...]) -> None:
-    """Remove stopped service containers."""
-    session, name, _ = _project_name(ctx)
-    if not force and not click.confirm("Going to remove stopped containers. Continue?"):
-        return
-    session.run(lambda client: operations.remove_stopped(client, name, list(services), _report))
-
-
-@compose.command()
-@click.option("-a", "--all", "show_all", is_flag=True, help="Show stopped containers too.")
-@click.option("--format", "fmt", default="table")
-@click.option("-q", "--quiet", is_flag=True)
-@click.pass_context
-def ps(ctx: click.Context, show_all: bool, fmt: str, quiet: bool) -> None:
-    """List containers."""
-    session, name, _ = _project_name(ctx)
-    rows = session.run(lambda client: operations.project_containers(client, name, show_all))
-    if quiet:
-        click.echo("\n".join(row["Id"] for row in rows))
-    elif fmt == "json":
-        for row in rows:
-            click.echo(json.dumps(ps_row(row)))
-    else:
-        table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS")] + [
-            (r["Name"], r["Image"], r["Command"], r["Service"], r["Status"], r["Ports"])
-            for r in map(ps_row, rows)
-        ]
-        widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-        for line in table:
-            click.echo("   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
-
-
-def ps_row(container: dict[str, Any]) -> dict[str, Any]:
-    """One container as `docker compose ps --format json` prints it."""
-    labels = container.get("Labels") or {}
-    ports = container.get("Ports") or []
-    publishers = [{"URL": p.get("IP", ""), "TargetPort": p.get("PrivatePort", 0),
-                   "PublishedPort": p.get("PublicPort", 0), "Protocol": p.get("Type", "tcp")}
-                  for p in ports]  # fmt: skip
-    shown = ", ".join(
-        f"{p['URL']}:{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']}"
-        if p["PublishedPort"] else f"{p['TargetPort']}/{p['Protocol']}" for p in publishers
-    )  # fmt: skip
-    name = str((container.get("Names") or [""])[0]).lstrip("/")
-    return {
-        "Command": json.dumps(container.get("Command", "")),
-        "CreatedAt": container.get("Created", 0),
-        "ID": container["Id"],
-        "Image": container.get("Image", ""),
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "Name": name,
-        "Names": name,
-        "Project": labels.get(L.PROJECT, ""),
-        "Publishers": publishers,
-        "Ports": shown,
-        "Service": labels.get(L.SERVICE, ""),
-        "State": container.get("State", ""),
-        "Status": container.get("Status", ""),
-        "Health": "",
-        "ExitCode": 0,
-    }
-
-
-@compose.command()
-@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
-@click.argument("services", nargs=-1)
-@click.pass_context
-def logs(ctx: click.Context, follow: bool, services: tuple[str, ...]) -> None:
-    """View output from containers."""
-    session, name, _ = _project_name(ctx)
-    session.run(lambda client: _print_logs(client, name, list(services), follow))
-
-
-async def _print_logs(
-    client: EngineClient, project: str, services: list[str], follow: bool
+def pull(
+    ctx: click.Context, ignore_buildable: bool, quiet: bool, services: tuple[str, ...]
 ) -> None:
-    """Every container's log lines prefixed ``<service>-<n>  | `` as Compose prints them,
-    interleaved as they come."""
-    containers = [c for c in await operations.project_containers(client, project)
-                  if not services or c["Labels"].get(L.SERVICE) in services]  # fmt: skip
-    prefixes = {c["Id"]: f"{c['Labels'][L.SERVICE]}-{c['Labels'].get(L.NUMBER, '1')}"
-                for c in containers}  # fmt: skip
-    width = max((len(p) for p in prefixes.values()), default=0)
-
-    async def one(container_id: str) -> None:
-        prefix = prefixes[container_id].ljust(width) + "  | "
-        pending = b""
-        async for _, chunk in client.containers.logs(container_id, follow=follow):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                click.echo(prefix + line.decode(errors="replace"))
-        if pending:
-            click.echo(prefix + pending.decode(errors="replace"))
-
-    async with asyncio.TaskGroup() as group:
-        for container_id in prefixes:
-            group.create_task(one(container_id))
+    """Pull service images."""
+    session, project = with_project(ctx, services)
+    names = [n for n in (services or project.services)
+             if not (ignore_buildable and "build" in project.services[n])]  # fmt: skip
+    shown = discard if quiet else report
+    session.run(lambda client: images.pull_services(client, project, names, shown))
 
 
-@compose.command(name="ls")
-@click.option("--format", "fmt", default="table")
+@compose.command()
+@click.option("--ignore-push-failures", is_flag=True, help="Push what can be pushed.")
+@click.option("-q", "--quiet", is_flag=True, help="Push without printing progress.")
+@click.argument("services", nargs=-1)
 @click.pass_context
-def list_projects(ctx: click.Context, fmt: str) -> None:
-    """List running compose projects."""
-    session, _ = ctx.obj
-    rows = session.run(operations.list_projects)
-    if fmt == "json":
-        click.echo(json.dumps(rows))
-        return
-    click.echo(f"{'NAME':<20}{'STATUS':<20}CONFIG FILES")
-    for row in rows:
-        click.echo(f"{row['Name']:<20}{row['Status']:<20}{row['ConfigFiles']}")
+def push(
+    ctx: click.Context, ignore_push_failures: bool, quiet: bool, services: tuple[str, ...]
+) -> None:
+    """Push service images."""
+    session, project = with_project(ctx, services)
+    shown = discard if quiet else report
+    session.run(lambda client: images.push_services(
+        client, project, list(services or project.services), shown, ignore_push_failures
+    ))  # fmt: skip

@@ -11,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from doca.cli.build_output import registry_config, show_build, upload_line
+from doca.cli.registry_commands import Reference, parse_reference
 from doca.client import EngineClient, EngineError, EngineUnavailable, NotFound
 from doca.client.build_context import ContextError, local_context, write_context
 from doca.compose.build_config import BuildFlags, build_request
 from doca.compose.errors import ComposeError
 from doca.compose.project import Project
+from doca.credhelper import dockerconfig as dc
+from doca.credhelper.helpers import HelperError
 
 Report = Callable[[str], None]
 Output = Callable[[str], object]
@@ -29,12 +32,69 @@ async def local_image_id(client: EngineClient, image: str) -> str | None:
 
 
 async def pull_image(client: EngineClient, image: str, report: Report) -> str:
+    """Pull ``image`` with the docker CLI's credentials for its registry; its ID."""
     report(f" Image {image}  Pulling")
-    name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
-    async for _ in client.images.pull(name or image, tag or "latest"):
+    reference = _reference(image)
+    tag = reference.digest or reference.tag or "latest"
+    async for _ in client.images.pull(reference.familiar_name, tag, auth=_auth(reference)):
         pass
     report(f" Image {image}  Pulled")
     return str((await client.images.inspect(image))["Id"])
+
+
+def _reference(image: str) -> Reference:
+    try:
+        return parse_reference(image)
+    except ValueError as error:
+        raise ComposeError(str(error)) from None
+
+
+def _auth(reference: Reference) -> str | None:
+    try:
+        return dc.auth_header_value(reference.domain)
+    except (dc.ConfigError, HelperError) as error:
+        raise ComposeError(str(error)) from None
+
+
+async def pull_services(
+    client: EngineClient, project: Project, names: list[str], report: Report
+) -> None:
+    """``compose pull``: each service's image; a service that can be built may fail to pull
+    (with a warning), others end the command."""
+    for image in dict.fromkeys(project.image_name(n) for n in names):
+        buildable = any("build" in project.services[n] and project.image_name(n) == image
+                        for n in names)  # fmt: skip
+        try:
+            await pull_image(client, image, report)
+        except EngineUnavailable:
+            raise
+        except EngineError as error:
+            if not buildable:
+                raise ComposeError(error.message) from None
+            report(f" Image {image}  Warning {error.message}")
+
+
+async def push_services(
+    client: EngineClient, project: Project, names: list[str], report: Report,
+    ignore_failures: bool = False,
+) -> None:  # fmt: skip
+    """``compose push``: the images of services that name one (``image:``)."""
+    for image in dict.fromkeys(project.services[n]["image"] for n in names
+                               if project.services[n].get("image")):  # fmt: skip
+        reference = _reference(image)
+        report(f" Image {image}  Pushing")
+        try:
+            async for _ in client.images.push(reference.familiar_name, reference.tag or "latest",
+                                              auth=_auth(reference)):  # fmt: skip
+                pass
+        except EngineUnavailable:
+            raise
+        except EngineError as error:
+            if not ignore_failures:
+                raise ComposeError(error.message) from None
+            report(f" Image {image}  Warning {error.message}")
+            continue
+        report(f" Image {image}  Pushed")
 
 
 def _write_context(archive: Path, context: str, dockerfile: str) -> str:

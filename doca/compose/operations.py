@@ -12,31 +12,30 @@ from typing import Any
 from doca.client import EngineClient, NotFound
 from doca.compose import labels as L
 from doca.compose.build_config import BuildFlags
+from doca.compose.convergence import (
+    converge,
+    name_of,
+    number_of,
+    remove_container,
+    wait_for_dependency,
+)
 from doca.compose.errors import ComposeError
 from doca.compose.images import Output, ensure_images
 from doca.compose.project import Project
-from doca.compose.service_hash import service_hash
-from doca.compose.translate import container_config, network_config, volume_labels
+from doca.compose.translate import network_config, volume_labels
 
 Report = Callable[[str], None]
-HEALTH_TIMEOUT = 120.0
-
-
-def _number(container: dict[str, Any]) -> int:
-    return int((container.get("Labels") or {}).get(L.NUMBER, "1") or 1)
-
-
-def _name(container: dict[str, Any]) -> str:
-    names = container.get("Names") or [""]
-    return str(names[0]).lstrip("/")
 
 
 async def project_containers(
-    client: EngineClient, project: str, all: bool = True
+    client: EngineClient, project: str, all: bool = True, one_off: bool = False
 ) -> list[dict[str, Any]]:
+    """The project's containers by service and number; ``run``'s one-offs only with
+    ``one_off``, as Compose leaves them out of most commands."""
     rows = await client.containers.list(all=all, filters=L.project_filter(project))
-    rows = [r for r in rows if (r.get("Labels") or {}).get(L.ONEOFF, "False") == "False"]
-    return sorted(rows, key=lambda r: (r["Labels"].get(L.SERVICE, ""), _number(r)))
+    if not one_off:
+        rows = [r for r in rows if (r.get("Labels") or {}).get(L.ONEOFF, "False") == "False"]
+    return sorted(rows, key=lambda r: (r["Labels"].get(L.SERVICE, ""), number_of(r)))
 
 
 async def ensure_networks(client: EngineClient, project: Project, report: Report) -> None:
@@ -84,6 +83,7 @@ async def up(
     output: Output = _discard,
     no_build: bool = False,
     force_build: bool = False,
+    scales: dict[str, int] | None = None,
 ) -> None:
     """Get the images (missing ones built, none with ``no_build``, all with ``force_build``),
     create what is missing, recreate what changed (configuration or image), start everything,
@@ -96,9 +96,9 @@ async def up(
                and c["Labels"].get(L.SERVICE) not in project.disabled]  # fmt: skip
     if orphans and remove_orphans:
         for container in orphans:
-            await _remove(client, container, timeout, report)
+            await remove_container(client, container, timeout, report)
     elif orphans:
-        report(f" Found orphan containers ({', '.join(_name(c) for c in orphans)}) for this "
+        report(f" Found orphan containers ({', '.join(name_of(c) for c in orphans)}) for this "
                "project. If you removed or renamed this service in your compose file, you can "
                "run this command with the --remove-orphans flag to clean it up.")  # fmt: skip
     await ensure_networks(client, project, report)
@@ -106,88 +106,10 @@ async def up(
     for name in order:
         for dependency, condition in project.dependencies(name).items():
             if dependency in project.services:
-                await _wait_for(client, project, dependency, condition["condition"], report)
-        await _converge(client, project, name, images.get(name, ""), existing, force_recreate,
-                        timeout, report)  # fmt: skip
-
-
-async def _converge(
-    client: EngineClient,
-    project: Project,
-    name: str,
-    image_id: str,
-    existing: list[dict[str, Any]],
-    force_recreate: bool,
-    timeout: int | None,
-    report: Report,
-) -> None:
-    expected = service_hash(project.services[name])
-    mine = [c for c in existing if c["Labels"].get(L.SERVICE) == name]
-    for container in mine[1:]:  # scaled down to one replica
-        await _remove(client, container, timeout, report)
-    if mine:
-        container = mine[0]
-        labels = container["Labels"]
-        unchanged = labels.get(L.CONFIG_HASH) == expected and labels.get(L.IMAGE) == image_id
-        if unchanged and not force_recreate:
-            if container.get("State") == "running":
-                report(f" Container {_name(container)}  Running")
-            else:
-                await client.containers.start(container["Id"])
-                report(f" Container {_name(container)}  Started")
-            return
-        report(f" Container {_name(container)}  Recreate")
-        await _remove(client, container, timeout, report, quiet=True)
-    container_name = L.container_name(project.name, name, 1)
-    config = container_config(project, name, 1, image_id, L.COMPOSE_VERSION, project.environment)
-    await client.containers.create(config, name=container_name)
-    report(f" Container {container_name}  Created")
-    await client.containers.start(container_name)
-    report(f" Container {container_name}  Started")
-
-
-async def _wait_for(
-    client: EngineClient, project: Project, name: str, condition: str, report: Report
-) -> None:
-    if condition == "service_started":
-        return
-    container = L.container_name(project.name, name, 1)
-    deadline = time.monotonic() + HEALTH_TIMEOUT
-    if condition == "service_completed_successfully":
-        code = await client.containers.wait(container)
-        if code != 0:
-            raise ComposeError(f"service {name!r} didn't complete successfully: exit {code}")
-        return
-    while True:
-        state = (await client.containers.inspect(container)).get("State") or {}
-        health = (state.get("Health") or {}).get("Status")
-        if health == "healthy":
-            report(f" Container {container}  Healthy")
-            return
-        if health is None:
-            raise ComposeError(f"container {container} has no healthcheck configured")
-        if health == "unhealthy" or not state.get("Running"):
-            raise ComposeError(f"dependency failed to start: container {container} is unhealthy")
-        if time.monotonic() > deadline:
-            raise ComposeError(f"container {container} did not become healthy in time")
-        await asyncio.sleep(0.2)
-
-
-async def _remove(
-    client: EngineClient,
-    container: dict[str, Any],
-    timeout: int | None,
-    report: Report,
-    quiet: bool = False,
-) -> None:
-    name = _name(container)
-    if container.get("State") in ("running", "restarting", "paused"):
-        await client.containers.stop(container["Id"], timeout=timeout)
-        if not quiet:
-            report(f" Container {name}  Stopped")
-    await client.containers.remove(container["Id"], force=True, volumes=True)
-    if not quiet:
-        report(f" Container {name}  Removed")
+                await wait_for_dependency(client, project, dependency, condition["condition"],
+                                          report)  # fmt: skip
+        await converge(client, project, name, images.get(name, ""), existing, force_recreate,
+                       timeout, report, (scales or {}).get(name))  # fmt: skip
 
 
 async def down(
@@ -198,14 +120,17 @@ async def down(
     volumes: bool = False,
     remove_orphans: bool = False,
     timeout: int | None = None,
+    rmi: str | None = None,
 ) -> None:
-    """Remove the project's containers, its networks and (``volumes``) its named volumes. Without
-    a model, everything carrying the project's label goes."""
+    """Remove the project's containers, its networks, (``volumes``) its named volumes and
+    (``rmi``: ``local`` for images Compose named, ``all``) its services' images. Without a
+    model, everything carrying the project's label goes."""
     known = set(project.services) | set(project.disabled) if project else None
-    for container in reversed(await project_containers(client, project_name)):
+    rows = await project_containers(client, project_name, one_off=remove_orphans)
+    for container in reversed(rows):
         service = container["Labels"].get(L.SERVICE)
         if known is None or service in known or remove_orphans:
-            await _remove(client, container, timeout, report)
+            await remove_container(client, container, timeout, report)
     for network in await client.networks.list(filters=L.project_filter(project_name)):
         key = (network.get("Labels") or {}).get(L.NETWORK)
         if project is None or key in project.networks:
@@ -216,38 +141,19 @@ async def down(
             if (volume.get("Labels") or {}).get(L.PROJECT) == project_name:
                 await client.volumes.remove(volume["Name"])
                 report(f" Volume {volume['Name']}  Removed")
+    if rmi and project is not None:
+        await _remove_images(client, project, rmi, report)
 
 
-async def stop(
-    client: EngineClient, project_name: str, services: list[str], report: Report,
-    timeout: int | None = None,
-) -> None:  # fmt: skip
-    for container in reversed(await project_containers(client, project_name, all=False)):
-        if not services or container["Labels"].get(L.SERVICE) in services:
-            await client.containers.stop(container["Id"], timeout=timeout)
-            report(f" Container {_name(container)}  Stopped")
-
-
-async def start(
-    client: EngineClient, project_name: str, services: list[str], report: Report
-) -> None:
-    for container in await project_containers(client, project_name):
-        if container.get("State") != "running" and (
-            not services or container["Labels"].get(L.SERVICE) in services
-        ):
-            await client.containers.start(container["Id"])
-            report(f" Container {_name(container)}  Started")
-
-
-async def remove_stopped(
-    client: EngineClient, project_name: str, services: list[str], report: Report
-) -> None:
-    for container in await project_containers(client, project_name):
-        if container.get("State") != "running" and (
-            not services or container["Labels"].get(L.SERVICE) in services
-        ):
-            await client.containers.remove(container["Id"], force=True)
-            report(f" Container {_name(container)}  Removed")
+async def _remove_images(client: EngineClient, project: Project, rmi: str, report: Report) -> None:
+    images = {project.image_name(name) for name, service in project.services.items()
+              if rmi == "all" or not service.get("image")}  # fmt: skip
+    for image in sorted(images):
+        try:
+            await client.images.remove(image)
+        except NotFound:
+            continue
+        report(f" Image {image}  Removed")
 
 
 async def list_projects(client: EngineClient) -> list[dict[str, str]]:
@@ -266,3 +172,34 @@ async def list_projects(client: EngineClient) -> list[dict[str, str]]:
          "ConfigFiles": ",".join(sorted(f for f in entry["files"] if f))}
         for name, entry in sorted(projects.items())
     ]  # fmt: skip
+
+
+async def wait_running(
+    client: EngineClient, project: Project, services: list[str], report: Report,
+    timeout: int | None = None,
+) -> None:  # fmt: skip
+    """``up --wait``: until every container of ``services`` runs (and is healthy where it has
+    a healthcheck); a container that exits or turns unhealthy fails the wait, as with
+    Compose."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pending = [c for c in await project_containers(client, project.name)
+               if not services or c["Labels"].get(L.SERVICE) in services]  # fmt: skip
+    while pending:
+        still = []
+        for container in pending:
+            state = (await client.containers.inspect(container["Id"])).get("State") or {}
+            health = (state.get("Health") or {}).get("Status")
+            name = name_of(container)
+            if not state.get("Running") or health == "unhealthy":
+                raise ComposeError(f"container {name} exited ({state.get('ExitCode', 0)})"
+                                   if not state.get("Running") else
+                                   f"container {name} is unhealthy")  # fmt: skip
+            if health in (None, "healthy"):
+                report(f" Container {name}  {'Healthy' if health else 'Running'}")
+            else:
+                still.append(container)
+        pending = still
+        if pending and deadline is not None and time.monotonic() > deadline:
+            raise ComposeError("timeout waiting for the services to be running|healthy")
+        if pending:
+            await asyncio.sleep(0.2)

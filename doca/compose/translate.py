@@ -8,8 +8,10 @@ from typing import Any
 
 from doca.compose import labels as L
 from doca.compose.durations import parse_duration
+from doca.compose.file_objects import bind_mounts
 from doca.compose.project import Project
 from doca.compose.service_hash import service_hash
+from doca.compose.translate_runtime import network_mode, runtime_host_config
 
 
 def container_labels(
@@ -61,7 +63,8 @@ def container_config(
     if service.get("entrypoint") is not None:
         config["Entrypoint"] = service["entrypoint"]
     for key, field in (("user", "User"), ("working_dir", "WorkingDir"),
-                       ("hostname", "Hostname"), ("stop_signal", "StopSignal")):  # fmt: skip
+                       ("hostname", "Hostname"), ("domainname", "Domainname"),
+                       ("stop_signal", "StopSignal")):  # fmt: skip
         if service.get(key):
             config[field] = service[key]
     if "stop_grace_period" in service:
@@ -69,7 +72,8 @@ def container_config(
     if "healthcheck" in service:
         config["Healthcheck"] = _healthcheck(service["healthcheck"])
     config["HostConfig"] = _host_config(project, service)
-    config["NetworkingConfig"] = {"EndpointsConfig": _endpoints(project, name, number)}
+    endpoints = {} if service.get("network_mode") else _endpoints(project, name, number)
+    config["NetworkingConfig"] = {"EndpointsConfig": endpoints}
     return config
 
 
@@ -112,22 +116,34 @@ def _healthcheck(check: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _host_config(project: Project, service: Mapping[str, Any]) -> dict[str, Any]:
+    mounts = [_mount(project, volume) for volume in service.get("volumes") or []]
+    mounts += bind_mounts("secrets", service.get("secrets") or [], project.secrets)
+    mounts += bind_mounts("configs", service.get("configs") or [], project.configs)
     host: dict[str, Any] = {
-        "Mounts": [_mount(project, volume) for volume in service.get("volumes") or []],
+        "Mounts": mounts,
         "PortBindings": _port_bindings(service.get("ports") or []),
         "Init": service.get("init"),
         "Privileged": bool(service.get("privileged")),
-        "CapAdd": service.get("cap_add") or None,
-        "CapDrop": service.get("cap_drop") or None,
+        "CapAdd": _capabilities(service.get("cap_add")),
+        "CapDrop": _capabilities(service.get("cap_drop")),
         "Dns": service.get("dns") or None,
         "ExtraHosts": [entry.replace("=", ":", 1) for entry in service.get("extra_hosts") or []],
         "NetworkMode": _primary_network(project, service),
+        **runtime_host_config(service),
     }
     restart = service.get("restart", "no")
     policy, _, retries = restart.partition(":")
     host["RestartPolicy"] = {"Name": "" if policy == "no" else policy,
                              "MaximumRetryCount": int(retries or 0)}  # fmt: skip
     return host
+
+
+def _capabilities(names: list[str] | None) -> list[str] | None:
+    """Capability names as Compose sends them: upper case with the ``CAP_`` prefix."""
+    if not names:
+        return None
+    upper = (name.upper() for name in names)
+    return [n if n == "ALL" or n.startswith("CAP_") else f"CAP_{n}" for n in upper]
 
 
 def _mount(project: Project, volume: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +180,10 @@ def _port_bindings(ports: list[Mapping[str, Any]]) -> dict[str, list[dict[str, s
 
 
 def _primary_network(project: Project, service: Mapping[str, Any]) -> str:
+    containers = {name: project.container_name(name, 1) for name in project.services}
+    mode = network_mode(service, containers)
+    if mode:
+        return mode
     networks = list(service.get("networks") or {})
     return project.networks[networks[0]]["name"] if networks else "none"
 
@@ -171,7 +191,7 @@ def _primary_network(project: Project, service: Mapping[str, Any]) -> str:
 def _endpoints(project: Project, name: str, number: int) -> dict[str, Any]:
     """Every network of the service, with the aliases Compose v2 gives: the container name,
     the service name, then the configured aliases."""
-    container = L.container_name(project.name, name, number)
+    container = project.container_name(name, number)
     endpoints = {}
     for key, config in (project.services[name].get("networks") or {}).items():
         config = config or {}

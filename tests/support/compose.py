@@ -14,6 +14,7 @@ from tests.support.engine import EngineProcess
 
 REAL_COMPOSE = Path(os.path.dirname(compose.__file__)) / "docker-compose"
 DOCA = [str(Path(sys.executable).parent / "doca")]
+DOCA_COMPOSE = [*DOCA, "compose"]
 
 
 def tool_env(engine: EngineProcess, directory: Path) -> dict[str, str]:
@@ -24,12 +25,14 @@ def tool_env(engine: EngineProcess, directory: Path) -> dict[str, str]:
 
 
 def run(
-    tool: list[str], engine: EngineProcess, directory: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
+    tool: list[str], engine: EngineProcess, directory: Path, *args: str, check: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """``tool`` with ``args`` in ``directory`` against ``engine``; ``env`` adds variables."""
     (directory / "docker-config").mkdir(exist_ok=True)
     result = subprocess.run(
         [*tool, *args], cwd=directory, capture_output=True, text=True,
-        env=tool_env(engine, directory), timeout=120,
+        env={**tool_env(engine, directory), **(env or {})}, timeout=120,
     )  # fmt: skip
     if check and result.returncode != 0:
         raise AssertionError(f"{tool[-1]} {' '.join(args)} exited {result.returncode}:\n"
