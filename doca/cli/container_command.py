@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from doca.cli.container_limits import parse_int
+from doca.cli.filter_flags import BadFlagValue
 from doca.cli.runner import ENGINE_ERROR, GENERAL_ERROR
 
 
@@ -28,12 +29,6 @@ class _ArgumentError(_DockerUsageError):
     exit_code = GENERAL_ERROR
 
 
-class _BadValue(click.BadParameter):
-    def __init__(self, value: str, reason: str, param: click.Parameter | None) -> None:
-        super().__init__(reason, param=param)
-        self.value = value
-
-
 class GoInt(click.ParamType):
     """An integer flag that refuses a value in strconv's words."""
 
@@ -45,12 +40,12 @@ class GoInt(click.ParamType):
         try:
             return int(parse_int(str(value)))
         except ValueError as error:
-            raise _BadValue(str(value), str(error), param) from None
+            raise BadFlagValue(str(value), str(error), param) from None
 
 
 def _flag_problem(error: click.UsageError) -> str:
     """pflag's words for a flag it cannot use."""
-    if isinstance(error, _BadValue) and isinstance(error.param, click.Option):
+    if isinstance(error, BadFlagValue) and isinstance(error.param, click.Option):
         opts = error.param.opts
         names = ", ".join([*(o for o in opts if not o.startswith("--")), opts[-1]])
         return f'invalid argument "{error.value}" for "{names}" flag: {error.message}'

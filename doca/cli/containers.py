@@ -3,13 +3,9 @@ the `container` group that names them all as the docker CLI does (`doca containe
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import click
-import orjson
 
-from doca.cli import formatting, inspection
+from doca.cli import inspection
 from doca.cli.container_attach import attach, start
 from doca.cli.container_command import OPTIONS_CONTAINERS_USAGE, DockerCommand, GoInt
 from doca.cli.container_config import create_config
@@ -17,6 +13,7 @@ from doca.cli.container_cp import cp
 from doca.cli.container_exec import exec_command
 from doca.cli.container_fs import commit, diff, export
 from doca.cli.container_lifecycle import kill, pause, prune, rename, restart, unpause, update, wait
+from doca.cli.container_list import ps
 from doca.cli.container_run import create, run
 from doca.cli.container_stats import stats, top
 from doca.cli.container_streams import write_output
@@ -24,59 +21,7 @@ from doca.cli.networks import port
 from doca.cli.runner import Session, for_each
 from doca.client import EngineClient
 
-__all__ = ["COMMANDS", "PS_HEADER", "create_config", "ps_json", "ps_row"]
-
-PS_HEADER = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
-
-
-def ps_row(container: dict[str, Any], now: float) -> tuple[str, ...]:
-    """One `docker ps` table row for an entry of the engine's container list."""
-    return (
-        formatting.short_id(str(container.get("Id", ""))),
-        str(container.get("Image", "")),
-        formatting.quoted_command(str(container.get("Command", ""))),
-        formatting.time_ago(float(container.get("Created", 0)), now),
-        str(container.get("Status", "")),
-        formatting.ports(container.get("Ports") or []),
-        formatting.container_names(container.get("Names") or []),
-    )
-
-
-def ps_json(container: dict[str, Any], now: float) -> dict[str, str]:
-    """The keys `docker ps --format json` prints for a container."""
-    labels = container.get("Labels") or {}
-    created = float(container.get("Created", 0))
-    return {
-        "Command": formatting.quoted_command(str(container.get("Command", ""))),
-        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
-        "ID": formatting.short_id(str(container.get("Id", ""))),
-        "Image": str(container.get("Image", "")),
-        "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-        "Names": formatting.container_names(container.get("Names") or []),
-        "Ports": formatting.ports(container.get("Ports") or []),
-        "RunningFor": formatting.time_ago(created, now),
-        "State": str(container.get("State", "")),
-        "Status": str(container.get("Status", "")),
-    }
-
-
-@click.command()
-@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers.")
-@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
-@click.pass_obj
-def ps(session: Session, show_all: bool, quiet: bool, output_format: str) -> None:
-    """List containers."""
-    rows = session.run(lambda client: client.containers.list(all=show_all))
-    now = time.time()
-    if quiet:
-        for container in rows:
-            click.echo(formatting.short_id(str(container["Id"])))
-    elif output_format == "json":
-        for container in rows:
-            click.echo(orjson.dumps(ps_json(container, now)).decode())
-    else:
-        click.echo(formatting.table(PS_HEADER, (ps_row(c, now) for c in rows)))
+__all__ = ["COMMANDS", "create_config"]
 
 
 async def _print_logs(

@@ -12,14 +12,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 FILTER_HELP = "Filter output based on conditions provided (name=value)."
 
 
-def parse_filters(values: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
+class BadFlagValue(click.BadParameter):
+    """A flag's value it cannot take; a DockerCommand words it as pflag does, naming the
+    value."""
+
+    def __init__(self, value: str, reason: str, param: click.Parameter | None = None) -> None:
+        super().__init__(reason, param=param)
+        self.value = value
+
+
+def parse_filters(
+    values: tuple[str, ...] | list[str], param: click.Parameter | None = None
+) -> dict[str, list[str]]:
     """Names lower-cased and both sides trimmed; a value without ``=`` is refused."""
     found: dict[str, list[str]] = {}
     for value in values:
         if not value:
             continue
         if "=" not in value:
-            raise click.BadParameter("bad format of filter (expected name=value)")
+            raise BadFlagValue(value, "bad format of filter (expected name=value)", param)
         name, _, text = value.partition("=")
         found.setdefault(name.strip().lower(), []).append(text.strip())
     return found
@@ -28,7 +39,7 @@ def parse_filters(values: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
 def filters_callback(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, list[str]]:
-    return parse_filters(values)
+    return parse_filters(values, param)
 
 
 def filter_flag(*names: str) -> Callable[[F], F]:

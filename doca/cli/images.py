@@ -13,6 +13,7 @@ import click
 from doca.cli import build, image_archive, image_format, prune, registry_commands
 from doca.cli import output_format as fmt
 from doca.cli.build_flags import GoBoolFlags
+from doca.cli.container_command import DockerCommand
 from doca.cli.filter_flags import filter_flag
 from doca.cli.image_format import render_history, render_images
 from doca.cli.inspection import FORMAT_HELP, inspect_names
@@ -50,7 +51,7 @@ def _list_images(
     found = session.run(lambda client: client.images.list(all=show_all, filters=wanted or None))
     found.sort(key=lambda image: float(image.get("Created") or 0), reverse=True)
     if not output_format and not quiet:
-        output_format = _configured_format("imagesFormat")
+        output_format = configured_format("imagesFormat")
     try:
         text = render_images(found, output_format or fmt.TABLE, quiet, digests, no_trunc)
     except fmt.FormatError as error:
@@ -63,7 +64,7 @@ def _list_images(
         )
 
 
-def _configured_format(key: str) -> str:
+def configured_format(key: str) -> str:
     """A default ``--format`` from the docker CLI's config.json (``imagesFormat``)."""
     try:
         return str(dockerconfig.load_config().data.get(key) or "")
@@ -72,7 +73,7 @@ def _configured_format(key: str) -> str:
 
 
 def _images_command(name: str) -> click.Command:
-    @click.command(name)
+    @click.command(name, cls=DockerCommand, docker_usage="[OPTIONS] [REPOSITORY[:TAG]]")
     @click.option("-a", "--all", "show_all", is_flag=True, help="Show all images.")
     @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
     @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")

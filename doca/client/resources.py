@@ -127,11 +127,12 @@ class Containers:
             yield _hijacked_output(reader, tty), transport
 
     async def list(
-        self, all: bool = True, filters: dict[str, list[str]] | None = None
-    ) -> list[dict[str, Any]]:
-        rows = await self._t.call(
-            "GET", "/containers/json", params={"all": all, "filters": _filters(filters)}
-        )
+        self, all: bool = True, filters: dict[str, list[str]] | None = None,
+        limit: int | None = None, size: bool = False,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """The container list (``limit`` newest ones; ``size`` with SizeRw/SizeRootFs)."""
+        params = {"all": all, "filters": _filters(filters), "limit": limit, "size": size or None}
+        rows = await self._t.call("GET", "/containers/json", params=params)
         return list(rows or [])
 
     async def inspect(self, container: str) -> dict[str, Any]:

@@ -192,6 +192,40 @@ def test_ps_formats_match_docker(engine: EngineProcess, docker: DockerCLI, sourc
     assert mine == theirs
 
 
+@pytest.mark.usefixtures("scene")
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("-a",),
+        ("-aq",),
+        ("-a", "--no-trunc"),
+        ("-n", "1"),
+        ("-l", "--format", "{{.Names}}"),
+        ("-a", "--filter", "label=app=web", "--format", 'table {{.Names}}\\t{{.Label "app"}}'),
+        ("-a", "--filter", "status=created", "-q"),
+        ("-a", "--filter", "name=fmt-", "--format", "json"),
+        ("-a", "-s", "--format", "table {{.Names}}\\t{{.Size}}"),
+        ("-a", "--format", "raw"),
+        ("-q", "--format", "{{.Names}}"),
+        ("--format", "{{.Nope}}"),
+    ],
+)
+def test_doca_ps_prints_what_docker_ps_prints(
+    engine: EngineProcess, docker: DockerCLI, args: tuple[str, ...]
+) -> None:
+    assert_same(engine, docker, "ps", *args)
+
+
+def test_a_bad_filter_is_refused_as_docker_refuses_it(
+    docker: DockerCLI, engine: EngineProcess
+) -> None:
+    for command in (("ps",), ("images",)):
+        mine = outcome(doca(engine.host, *command, "--filter", "nonsense"))
+        theirs = outcome(docker(*command, "--filter", "nonsense", check=False))
+        assert mine == (theirs[0], theirs[1], theirs[2].replace("docker ", "doca ")), command
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [

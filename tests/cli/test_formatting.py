@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from doca.cli import formatting
-from doca.cli.containers import create_config, ps_row
+from doca.cli.containers import create_config
 from doca.cli.images import image_rows
 from doca.cli.runner import start_error_code
 from doca.cli.system import info_lines, server_lines
@@ -83,17 +83,6 @@ def test_split_repo_tag() -> None:
 def test_table_pads_like_tabwriter() -> None:
     text = formatting.table(("A", "LONG HEADER", "C"), [("xyz", "1", "last")])
     assert text.splitlines() == ["A         LONG HEADER   C", "xyz       1             last"]
-
-
-def test_ps_row() -> None:
-    container = {
-        "Id": "f" * 64, "Image": "busybox", "Command": "echo hi", "Created": 1000,
-        "Status": "Exited (0) 5 seconds ago", "Ports": [], "Names": ["/hi"],
-    }  # fmt: skip
-    assert ps_row(container, now=1125) == (
-        "ffffffffffff", "busybox", '"echo hi"', "2 minutes ago",
-        "Exited (0) 5 seconds ago", "", "hi",
-    )  # fmt: skip
 
 
 def test_image_rows_one_per_tag_and_none_for_untagged() -> None:
