@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,26 @@ LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 # Keys of the config file that SIGHUP may change on a running engine; the rest need a restart,
 # as with dockerd's reloadable options.
 RELOADABLE = ("log_level", "labels", "debug")
+
+# Bounds on API clients. A new connection has this long to finish its TLS handshake and send
+# its first whole request head; dockerd allows five minutes, which lets a few hundred idle
+# sockets hold the engine's descriptors for as long.
+DEFAULT_HEADER_TIMEOUT = 30.0
+# A kept-alive connection waits this long for its next request head; longer than the idle
+# timeouts of the usual clients (aiohttp 15 s, Go 90 s), so they close first and never race
+# the engine's close with a new request.
+DEFAULT_IDLE_TIMEOUT = 120.0
+DEFAULT_MAX_CONNECTIONS = 512
+
+
+def default_cert_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where dockerd looks for ca.pem, cert.pem and key.pem: ``$DOCKER_CERT_PATH``, else
+    ``$DOCKER_CONFIG``, else ``~/.docker`` (``/root/.docker`` for root)."""
+    env = os.environ if environ is None else environ
+    for name in ("DOCKER_CERT_PATH", "DOCKER_CONFIG"):
+        if env.get(name):
+            return Path(env[name])
+    return Path(env.get("HOME") or Path.home()) / ".docker"
 
 
 @dataclass
@@ -43,10 +65,32 @@ class EngineConfig:
     insecure_registries: list[str] = field(default_factory=list)
     # Docker Hub mirrors, tried before Docker Hub itself on a pull.
     registry_mirrors: list[str] = field(default_factory=list)
+    # TLS of tcp:// listeners, as dockerd's flags; None is "not given" (see tls_enabled).
+    tls: bool | None = None
+    tlsverify: bool | None = None
+    tlscacert: Path = field(default_factory=lambda: default_cert_dir() / "ca.pem")
+    tlscert: Path = field(default_factory=lambda: default_cert_dir() / "cert.pem")
+    tlskey: Path = field(default_factory=lambda: default_cert_dir() / "key.pem")
+    api_header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    api_idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    api_max_connections: int = DEFAULT_MAX_CONNECTIONS  # per listener; 0 is no limit
 
     @property
     def paths(self) -> Paths:
         return Paths(self.data_root, self.exec_root)
+
+    @property
+    def tls_enabled(self) -> bool:
+        """dockerd turns TLS on for ``--tls`` and for ``--tlsverify`` given with any value."""
+        return bool(self.tls) or self.tlsverify is not None
+
+    @property
+    def tls_verify(self) -> bool:
+        """Whether clients must present a certificate signed by ``tlscacert``: ``--tls``
+        alone asks for one too, unless ``--tlsverify=false`` says otherwise."""
+        if self.tlsverify is not None:
+            return self.tlsverify
+        return bool(self.tls)
 
     @property
     def python_log_level(self) -> int:
@@ -71,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="hosts",
         action="append",
         metavar="ADDR",
-        help=f"address to listen on, unix://PATH or tcp://HOST:PORT (default {DEFAULT_SOCKET})",
+        help="address to listen on: unix://PATH, fd:// or tcp://HOST[:PORT] (port 2376 with "
+        f"TLS, else 2375; default {DEFAULT_SOCKET})",
     )
     parser.add_argument(
         "--data-root", type=Path, help=f"persistent state (default {DEFAULT_DATA_ROOT})"
@@ -104,9 +149,65 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure-tcp",
         action="store_true",
         default=None,
-        help="allow a tcp:// host without TLS; only loopback addresses are accepted",
+        help="allow a tcp:// host without TLS client verification; only on loopback addresses",
     )
     parser.add_argument("--group", help="group given access to the unix socket (default doca)")
+    parser.add_argument(
+        "--tls",
+        nargs="?",
+        const=True,
+        type=_flag_bool,
+        metavar="BOOL",
+        help="use TLS on tcp:// hosts; implied by --tlsverify",
+    )
+    parser.add_argument(
+        "--tlsverify",
+        nargs="?",
+        const=True,
+        type=_flag_bool,
+        metavar="BOOL",
+        help="use TLS and accept only clients with a certificate signed by --tlscacert",
+    )
+    certs = default_cert_dir()
+    parser.add_argument(
+        "--tlscacert",
+        type=Path,
+        metavar="PATH",
+        help=f"trust client certificates signed only by this CA (default {certs / 'ca.pem'})",
+    )
+    parser.add_argument(
+        "--tlscert",
+        type=Path,
+        metavar="PATH",
+        help=f"the engine's TLS certificate (default {certs / 'cert.pem'})",
+    )
+    parser.add_argument(
+        "--tlskey",
+        type=Path,
+        metavar="PATH",
+        help=f"the engine's TLS key (default {certs / 'key.pem'})",
+    )
+    parser.add_argument(
+        "--api-header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds a new API connection has to send its first request head "
+        f"(default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--api-idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds an idle keep-alive API connection stays open "
+        f"(default {DEFAULT_IDLE_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--api-max-connections",
+        type=int,
+        metavar="N",
+        help="API connections each listener serves at once, 0 for no limit "
+        f"(default {DEFAULT_MAX_CONNECTIONS})",
+    )
     parser.add_argument(
         "--insecure-registry",
         dest="insecure_registries",
@@ -122,6 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="Docker Hub mirror tried before Docker Hub on a pull (repeatable)",
     )
     return parser
+
+
+def _flag_bool(value: str) -> bool:
+    """A boolean flag's value as Go's strconv.ParseBool reads it (``--tlsverify=false``)."""
+    lowered = value.lower()
+    if lowered in ("1", "t", "true"):
+        return True
+    if lowered in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
 
 
 def _file_values(path: Path) -> dict[str, Any]:
@@ -153,7 +264,7 @@ def _file_values(path: Path) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in ("data_root", "exec_root", "pidfile"):
+    if name in ("data_root", "exec_root", "pidfile", "tlscacert", "tlscert", "tlskey"):
         if value is None and name == "pidfile":
             return None
         if not isinstance(value, (str, Path)) or not str(value):
@@ -179,7 +290,16 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidParameter(f"{name.replace('_', '-')} must be a list of strings")
         return list(value)
-    if name in ("debug", "insecure_tcp"):
+    if name in ("api_header_timeout", "api_idle_timeout"):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not 0 < value < math.inf:
+            raise InvalidParameter(f"{name.replace('_', '-')} must be a number of seconds above 0")
+        return float(value)
+    if name == "api_max_connections":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidParameter("api-max-connections must be a number, 0 or more")
+        return value
+    if name in ("debug", "insecure_tcp", "tls", "tlsverify"):
         if not isinstance(value, bool):
             raise InvalidParameter(f"{name.replace('_', '-')} must be true or false")
         return value

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import grp
-import ipaddress
 import logging
 import os
 import shutil
 import signal
+import ssl
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from engine import __version__
-from engine.activation import activated_fds, activated_sockets
 from engine.api.app import make_app
 from engine.api.context import ApiContext
 from engine.build.cache import BuildCache
 from engine.config import EngineConfig, reload_config
+from engine.connection_limits import protocol_options
 from engine.containers.host import HostSetup, detect_host
 from engine.containers.lifecycle import Lifecycle
 from engine.containers.service import ContainerService
@@ -35,6 +33,7 @@ from engine.images.distribution_map import DistributionMap
 from engine.images.layer_downloads import Downloads
 from engine.images.service import ImageService
 from engine.images.store import ImageStore
+from engine.listeners import Address, Listeners, check_hosts
 from engine.networks.dns import EmbeddedDns
 from engine.networks.dnsforward import host_upstreams
 from engine.networks.firewall import Firewall, table_name
@@ -44,6 +43,7 @@ from engine.networks.sandbox import SandboxManager
 from engine.networks.service import NetworkService
 from engine.paths import Paths
 from engine.snapshots.store import SnapshotStore
+from engine.tls import server_ssl_context
 from engine.volumes.service import VolumeService
 
 log = logging.getLogger("doca.engine")
@@ -98,7 +98,10 @@ class Engine:
         self.volumes = VolumeService(self.paths.volumes, self.events)
         self.networks = NetworkService(config, self.paths.networks, self.events)
         self.containers: ContainerService | None = None
-        self._runners: list[web.AppRunner] = []
+        self._addresses: list[Address] = []
+        self._ssl: ssl.SSLContext | None = None
+        self._runner: web.AppRunner | None = None
+        self._listeners: Listeners | None = None
         self._stopping = asyncio.Event()
 
     def recover(self) -> None:
@@ -123,64 +126,28 @@ class Engine:
         if dropped or freed:
             log.info("recovered: removed %d partial objects, %d bytes unused", dropped, freed)
 
+    def _check_hosts(self) -> None:
+        """Refuse addresses the engine will not listen on, and TLS material it cannot use,
+        before it touches anything (data root, bridge, sockets)."""
+        self._addresses = check_hosts(self.config)
+        if self.config.tls_enabled and any(a.scheme != "unix" for a in self._addresses):
+            self._ssl = server_ssl_context(self.config)
+
     async def _listen(self, app: web.Application) -> None:
         # Streams that never end by themselves (events, logs -f, attach) must not hold a
         # shutdown for aiohttp's default minute: containers keep running under conmon anyway.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            **protocol_options(self.config),
+        )
         await runner.setup()
-        self._runners.append(runner)
-        for host in self.config.hosts:
-            url = urlsplit(host if "://" in host else f"unix://{host}")
-            if url.scheme == "fd":
-                for sock in activated_sockets(host):
-                    await web.SockSite(runner, sock).start()
-                    log.info("API listening on %s (socket activation)", sock.getsockname())
-            elif url.scheme == "unix":
-                await self._listen_unix(runner, Path(url.path))
-            elif url.scheme == "tcp":
-                await self._listen_tcp(runner, url.hostname or "", url.port or 2375)
-            else:
-                raise InvalidParameter(f"invalid host {host!r}: use unix://PATH or tcp://ADDR")
-
-    async def _listen_unix(self, runner: web.AppRunner, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        site = web.UnixSite(runner, str(path))
-        await site.start()
-        os.chmod(path, 0o660)
-        with contextlib.suppress(KeyError, PermissionError):
-            os.chown(path, -1, grp.getgrnam(self.config.group).gr_gid)
-        log.info("API listening on %s", path)
-
-    def _check_hosts(self) -> None:
-        """Refuse addresses the engine will not listen on before it touches anything."""
-        for host in self.config.hosts:
-            url = urlsplit(host if "://" in host else f"unix://{host}")
-            if url.scheme == "tcp":
-                self._check_tcp(url.hostname or "", url.port or 2375)
-            elif url.scheme == "fd":
-                activated_fds(host)  # refuses fd:// without sockets from systemd
-            elif url.scheme != "unix":
-                raise InvalidParameter(
-                    f"invalid host {host!r}: use unix://PATH, fd:// or tcp://ADDR"
-                )
-
-    def _check_tcp(self, host: str, port: int) -> None:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = host == "localhost"
-        if not (loopback and self.config.insecure_tcp):
-            raise InvalidParameter(
-                f"refusing to listen on tcp://{host}:{port} without TLS: only a loopback "
-                "address with --insecure-tcp is allowed"
-            )
-
-    async def _listen_tcp(self, runner: web.AppRunner, host: str, port: int) -> None:
-        self._check_tcp(host, port)
-        await web.TCPSite(runner, host, port).start()
-        log.info("API listening on tcp://%s:%d (no TLS, loopback only)", host, port)
+        self._runner = runner
+        assert runner.server is not None
+        self._listeners = Listeners(runner.server, self.config, self._ssl)
+        for address in self._addresses:
+            await self._listeners.open(address)
 
     def _on_hup(self) -> None:
         try:
@@ -276,7 +243,9 @@ class Engine:
                 with contextlib.suppress(Exception):
                     await sandboxes.firewall.remove()
             self.events.close()
-            for runner in self._runners:
-                await runner.cleanup()
+            if self._listeners is not None:
+                self._listeners.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
