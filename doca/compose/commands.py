@@ -11,7 +11,14 @@ import click
 
 from doca.cli import build_flags
 from doca.client import EngineClient
-from doca.compose import commands_exec, commands_lifecycle, commands_view, images, operations
+from doca.compose import (
+    commands_exec,
+    commands_lifecycle,
+    commands_view,
+    images,
+    operations,
+    plugin,
+)
 from doca.compose.build_config import BuildFlags
 from doca.compose.config_output import to_json, to_yaml
 from doca.compose.errors import ComposeError
@@ -19,7 +26,7 @@ from doca.compose.group import compose, discard, output, report, with_project, w
 from doca.compose.service_hash import service_hash
 
 __all__ = ["compose"]
-_REGISTERED = (commands_exec, commands_lifecycle, commands_view)
+_REGISTERED = (commands_exec, commands_lifecycle, commands_view, plugin)
 
 
 @compose.command()
