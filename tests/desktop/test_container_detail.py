@@ -3,7 +3,6 @@ the files tab (listing, download, upload) for a running and a stopped busybox co
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,31 +12,16 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from desktop_app.desktop import DesktopApp
-from desktop_app.engine_status import EngineState
-from desktop_app.engine_supervisor import EngineSupervisor
 from desktop_app.views.container_detail import ContainerDetailDialog
 from tests.desktop.fakes import AnsweringPrompts
-from tests.desktop.qtwait import finish, run
-from tests.support.engine import DockerCLI, EngineProcess
+from tests.desktop.qtwait import finish
+from tests.support.engine import DockerCLI
 from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.e2e
 
 # PID 1 ignores SIGTERM unless it traps it: trap it, so a stop is quick.
 SLEEPER = ["sh", "-c", 'trap "exit 0" TERM; sleep 300 & wait']
-
-
-@pytest.fixture
-def desktop(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, engine: EngineProcess, prompts: AnsweringPrompts
-) -> Iterator[DesktopApp]:
-    app = DesktopApp(EngineSupervisor(engine.host, None), prompts=prompts)
-    qtbot.addWidget(app.window)
-    app.start()
-    qtbot.waitUntil(lambda: app.supervisor.status.state is EngineState.RUNNING, timeout=10_000)
-    qtbot.waitUntil(lambda: all(s.loaded for s in app.session.stores), timeout=10_000)
-    yield app
-    run(qtbot, app.aclose())
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QUrl
@@ -28,20 +27,6 @@ from tests.support.engine import (
 from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def desktop(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, engine: EngineProcess, prompts: AnsweringPrompts
-) -> Iterator[DesktopApp]:
-    app = DesktopApp(EngineSupervisor(engine.host, None), prompts=prompts)
-    qtbot.addWidget(app.window)
-    app.start()
-    app.show()
-    qtbot.waitUntil(lambda: app.supervisor.status.state is EngineState.RUNNING, timeout=10_000)
-    qtbot.waitUntil(lambda: all(s.loaded for s in app.session.stores), timeout=10_000)
-    yield app
-    run(qtbot, app.aclose())
 
 
 def names(desktop: DesktopApp) -> list[str]:

@@ -4,18 +4,14 @@ prune, build through the dialog, history, save and load; push to a local registr
 
 from __future__ import annotations
 
-import asyncio
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from desktop_app.desktop import DesktopApp
-from desktop_app.engine_status import EngineState
-from desktop_app.engine_supervisor import EngineSupervisor
 from desktop_app.state.builds import (
     BuildConfigError,
     BuildOutput,
@@ -35,10 +31,9 @@ from desktop_app.state.pushes import PushProgress
 from desktop_app.state.rows import image_rows, image_users, images_in_use
 from desktop_app.views.images_panel import ImagesPanel
 from tests.desktop.fakes import AnsweringPrompts, container
-from tests.desktop.qtwait import finish, run
+from tests.desktop.qtwait import finish
 from tests.e2e.test_pull_push import PASSWORD, USER, Registry, needs_registry, registry
 from tests.support.engine import DockerCLI, EngineProcess
-from tests.support.testimage import TestImage
 
 __all__ = ["registry"]  # the module-scoped registry fixture of the CLI's push tests
 
@@ -145,23 +140,8 @@ def test_image_rows_name_their_containers() -> None:
 # --- the panel against a real engine --------------------------------------------------------
 
 
-@pytest.fixture
-def desktop(
-    qtbot: QtBot,
-    qloop: asyncio.AbstractEventLoop,
-    engine: EngineProcess,
-    prompts: AnsweringPrompts,
-    loaded_busybox: TestImage,
-) -> Iterator[DesktopApp]:
-    app = DesktopApp(EngineSupervisor(engine.host, None), prompts=prompts)
-    qtbot.addWidget(app.window)
-    app.start()
-    app.show()
-    app.window.show_page("Images")
-    qtbot.waitUntil(lambda: app.supervisor.status.state is EngineState.RUNNING, timeout=10_000)
-    qtbot.waitUntil(lambda: all(s.loaded for s in app.session.stores), timeout=10_000)
-    yield app
-    run(qtbot, app.aclose())
+# The page the shared ``desktop`` fixture (conftest) opens.
+DESKTOP_PAGE = "Images"
 
 
 def tags(panel: ImagesPanel) -> list[str]:

@@ -4,7 +4,6 @@ the tab of a stopped container."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -13,30 +12,13 @@ from pytestqt.exceptions import TimeoutError as WaitTimeout
 from pytestqt.qtbot import QtBot
 
 from desktop_app.desktop import DesktopApp
-from desktop_app.engine_status import EngineState
-from desktop_app.engine_supervisor import EngineSupervisor
 from desktop_app.state.terminal_session import TerminalSession
 from desktop_app.views.container_detail import ContainerDetailDialog
 from desktop_app.views.terminal_view import NOT_RUNNING, TerminalView
-from tests.desktop.fakes import AnsweringPrompts
-from tests.desktop.qtwait import run
-from tests.support.engine import DockerCLI, EngineProcess
+from tests.support.engine import DockerCLI
 from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def desktop(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, engine: EngineProcess, prompts: AnsweringPrompts
-) -> Iterator[DesktopApp]:
-    app = DesktopApp(EngineSupervisor(engine.host, None), prompts=prompts)
-    qtbot.addWidget(app.window)
-    app.start()
-    qtbot.waitUntil(lambda: app.supervisor.status.state is EngineState.RUNNING, timeout=10_000)
-    qtbot.waitUntil(lambda: all(s.loaded for s in app.session.stores), timeout=10_000)
-    yield app
-    run(qtbot, app.aclose())
 
 
 @pytest.fixture

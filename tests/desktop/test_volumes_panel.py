@@ -4,28 +4,24 @@ options, users, export and import through a helper container, remove, prune."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import tarfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from desktop_app.desktop import DesktopApp
-from desktop_app.engine_status import EngineState
-from desktop_app.engine_supervisor import EngineSupervisor
 from desktop_app.state.file_streams import read_chunks, write_chunks
 from desktop_app.state.rows import volume_rows, volume_users
 from desktop_app.state.volume_archives import HELPER_LABEL, MOUNT_POINT, helper_config
 from desktop_app.state.volume_config import VolumeConfigError, VolumeRequest, parse_pairs
 from desktop_app.views.volumes_panel import VolumesPanel
 from tests.desktop.fakes import AnsweringPrompts, container
-from tests.desktop.qtwait import finish, run
-from tests.support.engine import DockerCLI, EngineProcess
-from tests.support.testimage import TestImage
+from tests.desktop.qtwait import finish
+from tests.support.engine import DockerCLI
 
 # --- Qt-free pieces ------------------------------------------------------------------------
 
@@ -104,23 +100,8 @@ async def test_files_in_chunks(tmp_path: Path) -> None:
 # --- the panel against a real engine --------------------------------------------------------
 
 
-@pytest.fixture
-def desktop(
-    qtbot: QtBot,
-    qloop: asyncio.AbstractEventLoop,
-    engine: EngineProcess,
-    prompts: AnsweringPrompts,
-    loaded_busybox: TestImage,
-) -> Iterator[DesktopApp]:
-    app = DesktopApp(EngineSupervisor(engine.host, None), prompts=prompts)
-    qtbot.addWidget(app.window)
-    app.start()
-    app.show()
-    app.window.show_page("Volumes")
-    qtbot.waitUntil(lambda: app.supervisor.status.state is EngineState.RUNNING, timeout=10_000)
-    qtbot.waitUntil(lambda: all(s.loaded for s in app.session.stores), timeout=10_000)
-    yield app
-    run(qtbot, app.aclose())
+# The page the shared ``desktop`` fixture (conftest) opens.
+DESKTOP_PAGE = "Volumes"
 
 
 def names(panel: VolumesPanel) -> list[str]:
