@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from tests.support.engine import (
     DockerCLI,
     EngineProcess,
     remove_network_state,
-    short_root,
+    running_engine,
 )
 from tests.support.testimage import BUSYBOX, TestImage, build_test_image
 
@@ -45,15 +44,8 @@ def _no_test_networks_left() -> Iterator[None]:
 def engine(test_image: TestImage) -> Iterator[EngineProcess]:
     """A real doca-engine for one test module, stopped (and its files removed) after it."""
     _require_root()
-    root = short_root()
-    process = EngineProcess(root)
-    process.start()
-    try:
+    with running_engine() as process:
         yield process
-    finally:
-        process.stop()
-        process.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from engine.config import load_config
 from engine.errors import InvalidParameter
 from engine.tls import server_ssl_context
-from tests.support.engine import DockerCLI, EngineProcess, free_port, short_root
+from tests.support.engine import DockerCLI, EngineProcess, free_port, running_engine, short_root
 from tests.support.testimage import TestImage
 
 # --- a CA, the engine's certificate and clients' -------------------------------------------
@@ -136,21 +136,11 @@ def tls_port() -> int:
 @pytest.fixture(scope="module")
 def engine(test_image: TestImage, pki: Pki, tls_port: int) -> Iterator[EngineProcess]:
     """This module's engine: its unix socket, and TLS with client certificates on 127.0.0.1."""
-    root = short_root()
-    process = EngineProcess(
-        root,
-        [
-            "-H", f"tcp://127.0.0.1:{tls_port}", "--tlsverify", "--tlscacert", str(pki.ca),
-            "--tlscert", str(pki.server.cert), "--tlskey", str(pki.server.key),
-        ],
-    )  # fmt: skip
-    try:
-        process.start()
+    with running_engine([
+        "-H", f"tcp://127.0.0.1:{tls_port}", "--tlsverify", "--tlscacert", str(pki.ca),
+        "--tlscert", str(pki.server.cert), "--tlskey", str(pki.server.key),
+    ]) as process:  # fmt: skip
         yield process
-    finally:
-        process.stop()
-        process.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

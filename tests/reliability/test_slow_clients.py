@@ -13,7 +13,6 @@ import contextlib
 import http.client
 import json
 import select
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -22,7 +21,12 @@ from urllib.parse import quote
 import pytest
 
 from tests.reliability.summary import record
-from tests.support.engine import DockerCLI, EngineProcess, UnixHTTPConnection, short_root
+from tests.support.engine import (
+    DockerCLI,
+    EngineProcess,
+    UnixHTTPConnection,
+    running_engine,
+)
 from tests.support.testimage import TestImage
 
 pytestmark = pytest.mark.reliability
@@ -37,22 +41,12 @@ SLACK = 1.5  # the engine's timers fire on its loop; the machine may be busy
 @pytest.fixture(scope="module")
 def engine(test_image: TestImage) -> Iterator[EngineProcess]:
     """This module's engine, with timeouts small enough to watch them fire."""
-    root = short_root()
-    process = EngineProcess(
-        root,
-        [
-            "--api-header-timeout", str(HEADER_TIMEOUT),
-            "--api-idle-timeout", str(IDLE_TIMEOUT),
-            "--api-max-connections", str(MAX_CONNECTIONS),
-        ],
-    )  # fmt: skip
-    try:
-        process.start()
+    with running_engine([
+        "--api-header-timeout", str(HEADER_TIMEOUT),
+        "--api-idle-timeout", str(IDLE_TIMEOUT),
+        "--api-max-connections", str(MAX_CONNECTIONS),
+    ]) as process:  # fmt: skip
         yield process
-    finally:
-        process.stop()
-        process.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def connect(engine: EngineProcess) -> socket.socket:

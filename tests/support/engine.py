@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -249,3 +249,18 @@ def free_port() -> int:
 def short_root() -> Path:
     """A directory with a short path: unix socket paths must stay under 108 bytes."""
     return Path(tempfile.mkdtemp(prefix="doca-", dir="/tmp"))
+
+
+@contextlib.contextmanager
+def running_engine(extra_args: Sequence[str] = ()) -> Iterator[EngineProcess]:
+    """A started doca-engine with a root of its own; stopped, cleaned up and its root removed
+    when the block ends."""
+    root = short_root()
+    process = EngineProcess(root, list(extra_args))
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+        process.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
