@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         for action in (engine.start_action, engine.stop_action, engine.restart_action):
             engine_menu.addAction(action)
         self._tasks = tasks
+        self._client = client
         self.registries: RegistriesDialog | None = None
         registries_menu = self.menuBar().addMenu("&Registries")
         self.registries_action = registries_menu.addAction("Logins…")
@@ -111,9 +112,9 @@ class MainWindow(QMainWindow):
         self.containers.open_run_dialog(image)
 
     def show_registries(self) -> RegistriesDialog:
-        """The read-only list of registry logins, read afresh each time it is opened."""
+        """The registry logins (read afresh each time it is opened), with log in and out."""
         if self.registries is None:
-            self.registries = RegistriesDialog(self._tasks, parent=self)
+            self.registries = RegistriesDialog(self._tasks, parent=self, client=self._client)
         self.registries.refresh()
         self.registries.show()
         self.registries.raise_()

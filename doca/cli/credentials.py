@@ -15,16 +15,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from doca.credhelper import dockerconfig as dc
-from doca.credhelper import helpers
+from doca.credhelper.doctor import EXE, HELPER, diagnose, helper_problem, plaintext_registries
 from doca.credhelper.protocol import ProtocolError, registry_key
 
 if TYPE_CHECKING:
     from doca.credhelper.store import CredentialStore
 
-HELPER = "doca"
-EXE = helpers.HELPER_PREFIX + HELPER
-# The helper answers from the keychain; unlocking it may prompt, so allow a little longer.
-CHECK_TIMEOUT = 15.0
 MIGRATED_KEYS = ("auth", "username", "password", "identitytoken")
 
 
@@ -33,11 +29,6 @@ class Login:
     url: str
     username: str
     secret: str
-
-
-def plaintext_registries(config: dc.DockerConfig) -> list[str]:
-    """auths entries holding a secret in the file (whatever else the config says)."""
-    return [url for url, e in config.auths.items() if any((e or {}).get(k) for k in dc.SECRET_KEYS)]
 
 
 def plaintext_logins(config: dc.DockerConfig) -> list[Login]:
@@ -80,15 +71,6 @@ def with_creds_store(data: dict[str, Any], name: str | None) -> dict[str, Any]:
     return new
 
 
-def helper_problem(name: str) -> str | None:
-    """Why `docker-credential-<name>` cannot serve docker right now, or None."""
-    try:
-        helpers.helper_list(name, timeout=CHECK_TIMEOUT)
-    except helpers.HelperError as exc:
-        return str(exc)
-    return None
-
-
 def _die(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
@@ -101,20 +83,6 @@ def _load() -> dc.DockerConfig:
         _die(f"Error: {exc}")
 
 
-def _backend_report() -> tuple[str, str | None]:
-    """(backend name, problem or None) for the keychain docker-credential-doca would use."""
-    import keyring
-
-    from doca.credhelper.store import StoreError, secure_backend
-
-    chosen = keyring.get_keyring()
-    try:
-        backend = secure_backend(chosen)
-    except StoreError as exc:
-        return f"{type(chosen).__module__}.{type(chosen).__qualname__}", str(exc)
-    return f"{type(backend).__module__}.{type(backend).__qualname__}", None
-
-
 @click.group()
 def credentials() -> None:
     """Keep docker registry logins in the OS keychain."""
@@ -123,53 +91,14 @@ def credentials() -> None:
 @credentials.command("doctor")
 def doctor() -> None:
     """Check where docker keeps registry logins; exit 1 if something needs attention."""
-    findings: list[str] = []
-    try:
-        config = dc.load_config()
-    except dc.ConfigError as exc:
-        click.echo(f"Config:       {dc.config_dir() / dc.CONFIG_NAME}")
-        _die(f"! {exc}: fix the file or move it away (docker ignores it too)")
-    click.echo(f"Config:       {config.path}{'' if config.exists else ' (not created yet)'}")
-    click.echo(f"credsStore:   {config.creds_store or '(not set)'}")
-    per_registry = config.cred_helpers
-    shown = ", ".join(f"{reg} → {name}" for reg, name in per_registry.items())
-    click.echo(f"credHelpers:  {shown or '(none)'}")
-
-    names = dict.fromkeys(filter(None, [config.creds_store, *per_registry.values()]))
-    for name in names:
-        problem = helper_problem(name)
-        click.echo(f"Helper:       {helpers.HELPER_PREFIX}{name}: {problem or 'answers list'}")
-        if problem:
-            findings.append(f"{problem}; install it, or remove `{name}` from {config.path}")
-
-    plaintext = plaintext_registries(config)
-    click.echo(f"Plaintext:    {', '.join(plaintext) or '(none)'}")
-    for url in plaintext:
-        shadow = dc.helper_for(config, dc.server_address(url))
-        why = f" (unused: {shadow} answers for it)" if shadow else ""
-        findings.append(
-            f"{url}: login stored in plaintext in config.json{why}; "
-            "run `doca credentials migrate --use`"
-        )
-
-    backend, backend_problem = _backend_report()
-    verdict = "refused" if backend_problem else "secure"
-    click.echo(f"Keyring:      {backend} ({verdict} for {EXE})")
-    relies_on_doca = HELPER in names or not config.creds_store
-    if backend_problem and relies_on_doca:
-        findings.append(backend_problem)
-    if not config.creds_store:
-        default = "" if config.contains_auth() else dc.detect_default_store()
-        if default:
-            click.echo(f"Default:      docker will pick credsStore {default} on its first login")
-        else:
-            findings.append(
-                "no credsStore: `docker login` stores new passwords in plaintext; "
-                "run `doca credentials use`"
-            )
-    for finding in findings:
+    found = diagnose()
+    for label, value in found.facts:
+        click.echo(f"{label + ':':<14}{value}")
+    if found.config_error:
+        _die(f"! {found.config_error}")
+    for finding in found.findings:
         click.echo(f"! {finding}")
-    if findings:
+    if found.findings:
         sys.exit(1)
     click.echo("OK: no registry secret is kept in plaintext.")
 

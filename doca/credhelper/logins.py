@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from pathlib import Path
 
 from doca.credhelper import dockerconfig as dc
 from doca.credhelper.helpers import HelperError, run_helper
@@ -30,10 +31,13 @@ def plaintext_entry(username: str, password: str, token: str) -> dict[str, str]:
     return entry
 
 
-def store_login(address: str, username: str, password: str, token: str) -> bool:
+def store_login(
+    address: str, username: str, password: str, token: str, directory: Path | None = None
+) -> bool:
     """Keep a login where the docker CLI would: through the registry's credential helper or
-    the credsStore, else in plaintext ``auths``. True when it went into plaintext."""
-    config = dc.load_config()
+    the credsStore, else in plaintext ``auths`` (of the config in ``directory``, by default
+    the docker CLI's). True when it went into plaintext."""
+    config = dc.load_config(directory)
     helper = dc.helper_for(config, address)
     data = copy.deepcopy(config.data)
     auths = data.setdefault("auths", {})
@@ -57,9 +61,9 @@ def logout_keys(server: str | None) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def erase_login(keys: list[str]) -> dict[str, str]:
+def erase_login(keys: list[str], directory: Path | None = None) -> dict[str, str]:
     """Forget a login under each of ``keys``; the failures, by key."""
-    config = dc.load_config()
+    config = dc.load_config(directory)
     data = copy.deepcopy(config.data)
     auths = data.get("auths") or {}
     failed = {}
