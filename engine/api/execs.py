@@ -12,7 +12,9 @@ from engine.api.context import Routes, context
 from engine.api.hijack import HijackedStream
 from engine.api.params import int_param, json_body
 from engine.api.responses import json_response
+from engine.api.version import VERSION_KEY
 from engine.containers.create_config import json_kind
+from engine.containers.exec_process import ConsoleSize, decode_console_size
 from engine.errors import EngineError, InvalidParameter
 from engine.runtime.attach import AttachConnection
 
@@ -20,7 +22,9 @@ from engine.runtime.attach import AttachConnection
 async def create_exec(request: web.Request) -> web.Response:
     ctx = context(request)
     container = ctx.containers.get(request.match_info["id"])
-    record = ctx.containers.execs.create(container, await json_body(request))
+    record = ctx.containers.execs.create(
+        container, await json_body(request), with_console_size=request[VERSION_KEY] >= (1, 42)
+    )
     return json_response({"Id": record.id}, status=201)
 
 
@@ -31,10 +35,11 @@ async def start_exec(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter(
             f"json: cannot unmarshal {json_kind(body)} into Go value of type types.ExecStartCheck"
         )
+    size = _console_size(request, body)
     execs = ctx.containers.execs
     record = execs.get(request.match_info["id"])
     if body.get("Detach"):
-        await execs.start(record.id, detach=True, on_attach=None)
+        await execs.start(record.id, detach=True, on_attach=None, console_size=size)
         return web.Response(status=200)
     tty = bool(record.config.get("Tty"))
     client = HijackedStream(request, tty)
@@ -56,11 +61,19 @@ async def start_exec(request: web.Request) -> web.StreamResponse:
 
     await client.start()
     try:
-        await execs.start(record.id, detach=False, on_attach=pump)
+        await execs.start(record.id, detach=False, on_attach=pump, console_size=size)
     except EngineError as exc:
         # The client is already hijacked: dockerd writes the error into the stream.
         await client.write(_encode(tty, 1, f"{exc.message}\r\n".encode()))
     return await client.close()
+
+
+def _console_size(request: web.Request, body: dict[str, object]) -> ConsoleSize | None:
+    size = decode_console_size(body.get("ConsoleSize"), "ExecStartOptions")
+    # As dockerd: unknown before API 1.42, and only taken along with the start's own Tty.
+    if request[VERSION_KEY] < (1, 42) or not body.get("Tty"):
+        return None
+    return size
 
 
 def _encode(tty: bool, stream: int, data: bytes) -> bytes:

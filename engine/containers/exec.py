@@ -14,16 +14,26 @@ from typing import Any
 
 import orjson
 
+from engine.containers.exec_process import (
+    ConsoleSize,
+    check_exec_types,
+    decode_console_size,
+    exec_environment,
+    exec_process,
+)
 from engine.containers.lifecycle import Lifecycle, start_error_text
 from engine.containers.model import ContainerRecord
 from engine.containers.state import check
 from engine.containers.user import resolve_user
-from engine.errors import InvalidParameter, NotFound
+from engine.errors import EngineError, InvalidParameter, NotFound
 from engine.runtime.attach import AttachConnection, resize
 from engine.runtime.conmon import ConmonOptions, ExecSession, start_exec
 from engine.runtime.oci import RuntimeFailure
 
 OnAttach = Callable[[AttachConnection], Awaitable[None]]
+
+#: The exit code dockerd records for an exec that failed before its process ran (EACCES).
+EXIT_NOT_STARTED = 126
 
 
 @dataclass
@@ -31,6 +41,8 @@ class ExecRecord:
     id: str
     container_id: str
     config: dict[str, Any]
+    user: str = ""  # the exec's User, else the container's (dockerd fills it in at create)
+    console_size: ConsoleSize | None = None  # ExecCreate's ConsoleSize; ExecStart's wins
     running: bool = False
     exit_code: int | None = None
     pid: int = 0
@@ -41,17 +53,19 @@ class ExecRecord:
     def inspect(self) -> dict[str, Any]:
         config = self.config
         command = config.get("Cmd") or []
+        process: dict[str, Any] = {
+            "tty": bool(config.get("Tty")),
+            "entrypoint": command[0] if command else "",
+            "arguments": command[1:],
+            "privileged": bool(config.get("Privileged")),
+        }
+        if self.user:
+            process["user"] = self.user
         return {
             "ID": self.id,
             "Running": self.running,
             "ExitCode": self.exit_code,
-            "ProcessConfig": {
-                "tty": bool(config.get("Tty")),
-                "entrypoint": command[0] if command else "",
-                "arguments": command[1:],
-                "privileged": bool(config.get("Privileged")),
-                "user": config.get("User") or "",
-            },
+            "ProcessConfig": process,
             "OpenStdin": bool(config.get("AttachStdin")),
             "OpenStderr": bool(config.get("AttachStderr")),
             "OpenStdout": bool(config.get("AttachStdout")),
@@ -81,9 +95,15 @@ class ExecService:
         for exec_id in self.ids_of(container_id):
             del self._execs[exec_id]
 
-    def create(self, container: ContainerRecord, body: Any) -> ExecRecord:
+    def create(
+        self, container: ContainerRecord, body: Any, *, with_console_size: bool = True
+    ) -> ExecRecord:
+        """Register an exec; ``with_console_size`` is False for API versions before 1.42,
+        where dockerd decodes ConsoleSize and then drops it."""
         if not isinstance(body, dict):
             raise InvalidParameter("invalid JSON: the request body must be an object")
+        check_exec_types(body)
+        console_size = decode_console_size(body.get("ConsoleSize"), "ExecOptions")
         command = body.get("Cmd")
         if (
             not command
@@ -92,8 +112,17 @@ class ExecService:
         ):
             raise InvalidParameter("No exec command specified")
         check(container.state.status, "exec", container.bare_name)
+        if body.get("User"):
+            # As dockerd 25+: a user the container does not know fails the create, not the start.
+            resolve_user(self.lifecycle.paths(container).rootfs, body["User"])
         exec_id = secrets.token_hex(32)
-        record = ExecRecord(exec_id, container.id, dict(body))
+        record = ExecRecord(
+            exec_id,
+            container.id,
+            dict(body),
+            user=body.get("User") or container.config.get("User") or "",
+            console_size=console_size if with_console_size else None,
+        )
         self._execs[exec_id] = record
         self.lifecycle.events.publish(
             "container",
@@ -103,41 +132,31 @@ class ExecService:
         )
         return record
 
-    def _process_spec(self, container: ContainerRecord, record: ExecRecord) -> dict[str, Any]:
-        """The container's own process settings (capabilities, rlimits, …) with the exec's
-        command, environment, user and working directory."""
+    def _process_spec(
+        self, container: ContainerRecord, record: ExecRecord, console_size: ConsoleSize | None
+    ) -> dict[str, Any]:
         paths = self.lifecycle.paths(container)
         spec = orjson.loads((paths.bundle / "config.json").read_bytes())
-        process: dict[str, Any] = spec["process"]
         config = record.config
-        env = list(process.get("env") or [])
-        for entry in config.get("Env") or []:
-            key = entry.partition("=")[0]
-            env = [e for e in env if e.partition("=")[0] != key] + [entry]
-        process["args"] = list(config["Cmd"])
-        process["env"] = env
-        process["terminal"] = bool(config.get("Tty"))
-        if config.get("WorkingDir"):
-            process["cwd"] = config["WorkingDir"]
-        if config.get("User"):
-            user = resolve_user(paths.rootfs, config["User"])
-            process["user"] = {
-                "uid": user.uid,
-                "gid": user.gid,
-                "additionalGids": list(user.additional_gids),
-            }
-        if config.get("Privileged"):
-            process.pop("apparmorProfile", None)
-        return process
+        user = resolve_user(
+            paths.rootfs, record.user, list(container.host_config.get("GroupAdd") or [])
+        )
+        hostname = container.config.get("Hostname") or container.short_id
+        env = exec_environment(
+            container.config, hostname, list(config.get("Env") or []), bool(config.get("Tty"))
+        )
+        return exec_process(spec["process"], config, env, user, console_size)
 
     async def start(
         self,
         exec_id: str,
         detach: bool,
         on_attach: OnAttach | None,
+        console_size: ConsoleSize | None = None,
     ) -> ExecRecord:
         """Start the process; unless detached, ``on_attach`` pumps its I/O and the exit code
-        is recorded before this returns."""
+        is recorded before this returns. ``console_size`` (ExecStart's) overrides the one
+        given at create; either sizes a TTY exec's terminal as it starts."""
         record = self.get(exec_id)
         if record.started:
             raise InvalidParameter(f"Error: Exec command {exec_id} has already run")
@@ -147,7 +166,14 @@ class ExecService:
         record.directory = self.lifecycle.paths(container).run / "exec" / exec_id
         record.directory.mkdir(parents=True, exist_ok=True)
         spec_path = record.directory / "process.json"
-        spec_path.write_bytes(orjson.dumps(self._process_spec(container, record)))
+        size = console_size if console_size is not None else record.console_size
+        try:
+            process = self._process_spec(container, record, size)
+        except EngineError:
+            record.exit_code = EXIT_NOT_STARTED
+            record.done.set()
+            raise
+        spec_path.write_bytes(orjson.dumps(process))
         attached = not detach and on_attach is not None
         options = self._options(container, record, spec_path, attached)
         connection: AttachConnection | None = None
@@ -159,7 +185,7 @@ class ExecService:
         try:
             session = await start_exec(options, on_attach_ready=connect if attached else None)
         except RuntimeFailure as exc:
-            record.exit_code = exc.exit_code or 126
+            record.exit_code = exc.exit_code or EXIT_NOT_STARTED
             record.done.set()
             raise RuntimeFailure(
                 f"OCI runtime exec failed: exec failed: {start_error_text(exc.message)}",

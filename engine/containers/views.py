@@ -6,11 +6,14 @@ import shlex
 import time
 from typing import Any
 
+from engine.containers.host_config_view import host_config_view
 from engine.containers.model import ContainerRecord
 from engine.containers.networking import network_settings, networks_view, summary_ports
 from engine.containers.paths import ContainerPaths
 from engine.containers.state import Status
+from engine.hostinfo import find_runtimes, host_info
 from engine.networks.endpoints import Sandbox
+from engine.networks.model import DEFAULT_BRIDGE
 from engine.timefmt import parse_rfc3339
 
 
@@ -72,6 +75,8 @@ def command_text(record: ContainerRecord) -> str:
 
 def summary(record: ContainerRecord, sandbox: Sandbox | None = None) -> dict[str, Any]:
     network_mode = record.host_config.get("NetworkMode") or "default"
+    if network_mode == "default":
+        network_mode = DEFAULT_BRIDGE  # as dockerd stores it since it resolves "default" at create
     return {
         "Id": record.id,
         "Names": [record.name],
@@ -127,12 +132,11 @@ def inspect(
         config.setdefault(key, False)
     if not config.get("Hostname"):
         config["Hostname"] = record.short_id
-    host_config = {"NetworkMode": "default", "RestartPolicy": {"Name": "no"}, **record.host_config}
-    # conmon keeps the log (k8s-file format); it is read back with every feature of Docker's
-    # json-file driver, and clients such as docker-py only return output for that name.
-    log_config = host_config.get("LogConfig") or {}
-    if log_config.get("Type") in (None, "", "json-file"):
-        host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
+    host_config = host_config_view(
+        record.host_config,
+        cgroup_version=host_info().cgroup_version,
+        runtime=next(iter(find_runtimes()), "runc"),  # what `docker info` calls DefaultRuntime
+    )
     return {
         "Id": record.id,
         "Created": record.created,
