@@ -1,5 +1,5 @@
 """Build commands: build (the classic builder) and builder prune, printing what the docker CLI
-prints when its output is not a terminal."""
+prints when its output is not a terminal, and drawing the build's progress live on one."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import click
 from doca.cli import build_flags as flags
 from doca.cli import formatting
 from doca.cli.build_output import registry_config, show_build, upload_line
+from doca.cli.progress_display import LiveProgress, live_display_wanted
 from doca.cli.runner import GENERAL_ERROR, Session
 from doca.client import EngineClient, EngineError, StreamError
 from doca.client.build_context import (
@@ -125,8 +126,14 @@ def build(
         write_progress(upload_line(archive.stat().st_size))
         auth = registry_config()
 
+        live = live_display_wanted(quiet)
+
         async def operation(client: EngineClient) -> str:
-            return await show_build(client.images.build(archive, options, auth), write_output)
+            messages = client.images.build(archive, options, auth)
+            if not live:
+                return await show_build(messages, write_output)
+            with LiveProgress() as display:
+                return await show_build(messages, write_output, display)
 
         try:
             image_id = session.run(operation)

@@ -1,6 +1,6 @@
 """What a classic build shows, shared by ``doca build`` and ``doca compose build``: the context
-upload line, the engine's stream as jsonmessage prints it when stdout is not a terminal, and
-the credentials sent along for the Dockerfile's pulls."""
+upload line, the engine's stream as jsonmessage prints it when stdout is not a terminal (or
+drawn live on one), and the credentials sent along for the Dockerfile's pulls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from doca.cli import formatting
-from doca.cli.registry_commands import progress_line
+from doca.cli.progress_display import LiveProgress, progress_line
 from doca.client.build_options import registry_config_header
 from doca.credhelper import dockerconfig as dc
 from doca.credhelper.helpers import HelperError
@@ -31,14 +31,21 @@ def registry_config() -> str:
         return registry_config_header({})
 
 
-async def show_build(messages: AsyncIterator[dict[str, Any]], out: Callable[[str], object]) -> str:
-    """Write a build's messages with ``out``; the built image's ID from its ``aux`` message.
-    A failed step raises the stream's StreamError once the output before it was written."""
+async def show_build(
+    messages: AsyncIterator[dict[str, Any]], out: Callable[[str], object],
+    display: LiveProgress | None = None,
+) -> str:  # fmt: skip
+    """Write a build's messages with ``out``, or draw them on ``display``; the built image's ID
+    from its ``aux`` message. A failed step raises the stream's StreamError once the output
+    before it was shown."""
     image_id = ""
     async for message in messages:
         aux = message.get("aux")
         if isinstance(aux, dict):
             image_id = str(aux.get("ID") or image_id)
+            continue
+        if display is not None:
+            display.feed(message)
             continue
         line = progress_line(message)
         if line is not None:

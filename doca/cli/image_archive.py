@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from doca.cli.progress_display import live_display_wanted
 from doca.cli.registry_commands import show_progress
 from doca.cli.runner import GENERAL_ERROR, Session
 from doca.client import EngineClient
@@ -46,10 +47,11 @@ def load(session: Session, source: str, quiet: bool) -> None:
         _die(f"open {source}: no such file or directory")
     # Progress bars are for terminals; elsewhere the engine is asked for the summary only.
     summary_only = quiet or not sys.stdout.isatty()
+    live = live_display_wanted(summary_only)
 
     def operation_on(path: Path) -> None:
         async def operation(client: EngineClient) -> None:
-            await show_progress(client.images.load(path, quiet=summary_only), quiet=False)
+            await show_progress(client.images.load(path, quiet=summary_only), False, live)
 
         session.run(operation)
 

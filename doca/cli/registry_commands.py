@@ -1,20 +1,21 @@
 """Registry commands: pull, push, login, logout.
 
-Output follows the docker CLI when its stdout is not a terminal (jsonmessage's non-TTY display),
-and logins are kept in the docker CLI's config.json exactly where `docker login` keeps them, so
-either CLI finds what the other stored.
-"""
+Output follows the docker CLI when its stdout is not a terminal (jsonmessage's non-TTY display)
+and is drawn live on one (``progress_display``); logins are kept in the docker CLI's config.json
+exactly where `docker login` keeps them, so either CLI finds what the other stored."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 import click
 
+from doca.cli.progress_display import LiveProgress, live_display_wanted, progress_line
 from doca.cli.runner import GENERAL_ERROR, Session
 from doca.client import EngineClient, EngineError
 from doca.credhelper import dockerconfig as dc
@@ -91,35 +92,25 @@ def parse_reference(text: str) -> Reference:
     return Reference(domain, path, tag, digest)
 
 
-def progress_line(message: Mapping[str, Any]) -> str | None:
-    """What jsonmessage prints for one engine message when stdout is not a terminal: None for
-    aux messages and for progress bars, which only a terminal shows."""
-    if "aux" in message:
-        return None
-    detail = message.get("progressDetail")
-    if isinstance(detail, dict) and (
-        int(detail.get("current") or 0) > 0 or int(detail.get("total") or 0) > 0
-    ):
-        return None
-    line = f"{message['id']}: " if message.get("id") else ""
-    if message.get("from"):
-        line += f"(from {message['from']}) "
-    if message.get("stream"):
-        return line + str(message["stream"])
-    return line + str(message.get("status") or "") + "\n"
-
-
-async def show_progress(messages: AsyncIterator[dict[str, Any]], quiet: bool) -> None:
-    """Print the progress of a pull or push; an error once the stream has begun is printed as
-    the docker CLI prints it (the bare message) and ends the command with exit code 1. An error
+async def show_progress(
+    messages: AsyncIterator[dict[str, Any]], quiet: bool, live: bool = False
+) -> None:
+    """Print the progress of a pull, push or load: drawn live with ``live`` (on a terminal),
+    else as the docker CLI's lines. An error once the stream has begun is printed as the
+    docker CLI prints it (the bare message) and ends the command with exit code 1; an error
     before that is the engine's answer to the request and propagates."""
     seen = False
     try:
-        async for message in messages:
-            seen = True
-            line = progress_line(message)
-            if line is not None and not quiet:
-                click.echo(line, nl=False)
+        with contextlib.ExitStack() as stack:
+            display = stack.enter_context(LiveProgress()) if live else None
+            async for message in messages:
+                seen = True
+                if display is not None:
+                    display.feed(message)
+                    continue
+                line = progress_line(message)
+                if line is not None and not quiet:
+                    click.echo(line, nl=False)
     except EngineError as error:
         if not seen or error.status == 0:
             raise
@@ -163,7 +154,8 @@ def pull(session: Session, platform: str, quiet: bool, image: str) -> None:
 
     async def operation(client: EngineClient) -> None:
         tag = reference.digest or reference.tag
-        await show_progress(client.images.pull(reference.familiar_name, tag, platform, auth), quiet)
+        messages = client.images.pull(reference.familiar_name, tag, platform, auth)
+        await show_progress(messages, quiet, live_display_wanted(quiet))
 
     session.run(operation)
     click.echo(str(reference))
@@ -186,7 +178,8 @@ def push(session: Session, all_tags: bool, quiet: bool, image: str) -> None:
     auth = _registry_auth(reference)
 
     async def operation(client: EngineClient) -> None:
-        await show_progress(client.images.push(reference.familiar_name, reference.tag, auth), quiet)
+        messages = client.images.push(reference.familiar_name, reference.tag, auth)
+        await show_progress(messages, quiet, live_display_wanted(quiet))
 
     session.run(operation)
     if quiet:
