@@ -185,6 +185,17 @@ def test_the_docker_cli_create_matches_dockerd(
     assert docker("inspect", "-f", template, "cli-created").stdout == "67108864 private bridge\n"
 
 
+def test_a_memory_limit_without_swap_gets_as_much_swap_as_dockerd_gives(
+    engine: EngineProcess, docker: DockerCLI
+) -> None:
+    post_create(engine, "limited", {"Image": "busybox", "HostConfig": {"Memory": 64 << 20}})
+    shown = host_config(engine, "limited")
+    assert (shown["Memory"], shown["MemorySwap"]) == (64 << 20, 128 << 20)
+    docker("create", "--name", "unlimited-swap", "-m", "64m", "--memory-swap", "-1", "busybox")
+    template = "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}"
+    assert docker("inspect", "-f", template, "unlimited-swap").stdout == f"{64 << 20} -1\n"
+
+
 def test_the_container_list_names_the_default_network_bridge(
     engine: EngineProcess, docker: DockerCLI
 ) -> None:
