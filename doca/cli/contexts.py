@@ -12,6 +12,7 @@ import click
 
 from doca.cli import formatting
 from doca.cli import output_format as fmt
+from doca.cli.context_state import EngineState, engine_states
 from doca.cli.host_session import CliSession
 from doca.cli.inspection import FORMAT_HELP, show
 from doca.cli.runner import GENERAL_ERROR, Session
@@ -31,6 +32,14 @@ from doca.client.transport import DEFAULT_HOST
 TABLE = "table {{.Name}}{{if .Current}} *{{end}}\t{{.Description}}\t{{.DockerEndpoint}}\t{{.Error}}"
 HEADER = {"Name": "NAME", "Description": "DESCRIPTION", "DockerEndpoint": "DOCKER ENDPOINT",
           "Error": "ERROR"}  # fmt: skip
+# With --state: each engine's state before the error, which is then the probe's when the
+# context itself has none.
+STATE_TABLE = (
+    "table {{.Name}}{{if .Current}} *{{end}}\t{{.Description}}\t{{.DockerEndpoint}}"
+    "\t{{.State}}\t{{.EngineVersion}}\t{{.ContainersRunning}}\t{{.Error}}"
+)
+STATE_HEADER = {**HEADER, "State": "STATE", "EngineVersion": "VERSION",
+                "ContainersRunning": "RUNNING"}  # fmt: skip
 HOST_OVERRIDE_WARNING = (
     "Warning: DOCKER_HOST environment variable overrides the active context. To use {what}, "
     "either set the global --context flag, or unset DOCKER_HOST environment variable."
@@ -86,6 +95,36 @@ class ContextRow(fmt.FormatterContext):
         return formatting.ellipsis(self.error, MAX_ERROR)
 
 
+class ContextStateRow(ContextRow):
+    """A row of `doca context ls --state`: a context and the state of its engine."""
+
+    def __init__(self, row: ContextRow, state: EngineState | None) -> None:
+        super().__init__(row.name, row.current, row.description, row.endpoint, row.error)
+        self.state = state
+
+    def State(self) -> str:
+        return self.state.label if self.state else ""
+
+    def EngineVersion(self) -> str:
+        return self.state.version if self.state else ""
+
+    def ContainersRunning(self) -> str:
+        running = self.state.running if self.state else None
+        return "" if running is None else str(running)
+
+    def Error(self) -> str:
+        error = self.error or (self.state.error if self.state else "")
+        return formatting.ellipsis(error, MAX_ERROR)
+
+
+def with_states(rows: list[ContextRow]) -> list[ContextStateRow]:
+    """Each row with the state of its engine, all engines asked at once."""
+    probed = [row for row in rows if row.endpoint and not row.error]
+    found = engine_states([row.endpoint for row in probed])
+    states = dict(zip(map(id, probed), found, strict=True))
+    return [ContextStateRow(row, states.get(id(row))) for row in rows]
+
+
 @click.group("context")
 def context_group() -> None:
     """Manage contexts."""
@@ -94,8 +133,11 @@ def context_group() -> None:
 @context_group.command("ls")
 @click.option("--format", "output_format", default="", help=fmt.FORMAT_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="Only show context names.")
+@click.option("--state", "show_state", is_flag=True,
+              help="Ask each context's engine whether it answers, its version and how many "
+              "containers it runs.")  # fmt: skip
 @click.pass_obj
-def list_contexts(session: Session, output_format: str, quiet: bool) -> None:
+def list_contexts(session: Session, output_format: str, quiet: bool, show_state: bool) -> None:
     """List contexts."""
     store = ContextStore()
     current = current_name(session)
@@ -114,8 +156,10 @@ def list_contexts(session: Session, output_format: str, quiet: bool) -> None:
             message = str(error)
         rows.append(ContextRow(current, True, error=message))
     rows.sort(key=lambda row: natural_key(row.name))
-    template = "{{.Name}}" if quiet else TABLE if output_format in ("", "table") else output_format
-    fmt.echo(template, rows, HEADER)
+    probe = show_state and not quiet
+    table, header = (STATE_TABLE, STATE_HEADER) if probe else (TABLE, HEADER)
+    template = "{{.Name}}" if quiet else table if output_format in ("", "table") else output_format
+    fmt.echo(template, with_states(rows) if probe else rows, header)
     if os.environ.get("DOCKER_HOST"):
         click.echo(HOST_OVERRIDE_WARNING.format(what="a context"), err=True)
 

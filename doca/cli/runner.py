@@ -47,7 +47,10 @@ def unreachable_message(host: str) -> str:
 
 def print_error(error: EngineError, host: str) -> None:
     """The docker CLI's wording for an engine error, on stderr."""
-    if isinstance(error, EngineUnavailable):
+    if isinstance(error, EngineUnavailable) and host.startswith("ssh://"):
+        # ssh's own reason (a refused key, an unknown host) is the useful part, as docker shows.
+        click.echo(f"error during connect: {error.message}", err=True)
+    elif isinstance(error, EngineUnavailable):
         click.echo(unreachable_message(host), err=True)
     else:
         click.echo(f"Error response from daemon: {error.message}", err=True)

@@ -12,6 +12,7 @@ import click
 
 from doca.cli import disk_usage, formatting, prune
 from doca.cli import output_format as fmt
+from doca.cli.dial_stdio import dial_stdio
 from doca.cli.events import events
 from doca.cli.filter_flags import filter_flag
 from doca.cli.host_session import CliSession
@@ -275,7 +276,7 @@ def system_group() -> None:
     """Manage the engine: disk usage, events, information, pruning."""
 
 
-for command in (disk_usage_command, prune_system, events, info):
+for command in (disk_usage_command, prune_system, events, info, dial_stdio):
     system_group.add_command(command)
 
 COMMANDS = (version, info, events, system_group)

@@ -1,4 +1,4 @@
-"""HTTP to a Docker-API engine over a unix socket or TCP, with aiohttp; errors become
+"""HTTP to a Docker-API engine over a unix socket, TCP or SSH, with aiohttp; errors become
 ``EngineError`` here and nowhere else."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from doca.client.context_store import (
     context_name,
 )
 from doca.client.errors import EngineError, EngineUnavailable, StreamError, error_for
+from doca.client.ssh_connector import SSHConnector
 
 DEFAULT_HOST = "unix:///run/doca/doca.sock"
 API_PREFIX = "/v1.47"
@@ -75,9 +76,13 @@ class Transport:
         elif url.scheme in ("tcp", "http"):
             connector = aiohttp.TCPConnector()
             self.base = f"http://{url.netloc}{API_PREFIX}"
+        elif url.scheme == "ssh":
+            connector = SSHConnector(host)
+            self.base = "http://doca" + API_PREFIX
         else:
-            raise ValueError(f"unsupported engine host {host!r}: use unix:// or tcp://")
+            raise ValueError(f"unsupported engine host {host!r}: use unix://, tcp:// or ssh://")
         self.host = host
+        self._ssh = connector if isinstance(connector, SSHConnector) else None
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
         )
@@ -107,7 +112,10 @@ class Transport:
                     raise await _error(response)
                 yield response
         except aiohttp.ClientConnectionError as exc:
-            raise EngineUnavailable(0, f"cannot reach the engine at {self.host}: {exc}") from exc
+            # Over ssh, the reason is what the ssh command said before it exited.
+            reason = await self._ssh.failure() if self._ssh is not None else None
+            message = reason or f"cannot reach the engine at {self.host}: {exc}"
+            raise EngineUnavailable(0, message) from exc
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request; the decoded JSON answer, or None for an empty one."""

@@ -26,10 +26,11 @@ apt_packages=(
 # Only for the test suite: Debian's dockerd, registry and credential helpers are the references
 # the tests compare against (htpasswd makes the registry's logins); gnome-keyring provides a
 # Secret Service for the credential helper's tests; debootstrap makes the chroot the .deb is
-# installed into; trayer hosts the system tray the tray tests use under Xvfb.
+# installed into; trayer hosts the system tray the tray tests use under Xvfb; openssh-server
+# is the remote end of the ssh:// engine tests.
 test_packages=(
     docker.io xvfb xauth gnome-keyring dbus dbus-x11 golang-docker-credential-helpers
-    docker-registry apache2-utils debootstrap trayer
+    docker-registry apache2-utils debootstrap trayer openssh-server
 )
 
 install_system() {
@@ -40,7 +41,17 @@ install_system() {
     done
     if ((${#missing[@]})); then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        # The test references (dockerd, sshd, the registry) are started by the tests on their
+        # own sockets and ports: keep their packages from starting system services on install.
+        local policy=/usr/sbin/policy-rc.d added=""
+        if [[ $mode == test && ! -e $policy ]]; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && added=1
+        fi
+        local status=0
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" || status=$?
+        if [[ -n $added ]]; then rm -f "$policy"; fi
+        return "$status"
     fi
 }
 
