@@ -32,8 +32,11 @@ class DesktopApp:
         prompts: Prompts | None = None,
         client: EngineClient | None = None,
         notifications: NotificationSettings | None = None,
+        local_host: str | None = None,
     ) -> None:
         self.supervisor = supervisor
+        #: The engine to switch to once this app has closed (see ``switch_engine``).
+        self.switch_to: str | None = None
         self.session = EngineSession(client or EngineClient(supervisor.host))
         self.tasks = TaskOwner("desktop")
         self.prompts: Prompts = prompts or QtPrompts()
@@ -70,6 +73,8 @@ class DesktopApp:
         # Without a tray icon a hidden window could not be brought back: closing it quits.
         self.window.hide_on_close = self.tray.available
         self.window.on_close = self.quit_requested.set
+        self.window.local_host = local_host or supervisor.host
+        self.window.on_switch_engine = self.switch_engine
         supervisor.add_listener(self._engine_status)
 
     def start(self) -> None:
@@ -84,6 +89,12 @@ class DesktopApp:
         """Wait for Quit (tray or window), then close everything."""
         await self.quit_requested.wait()
         await self.aclose()
+
+    def switch_engine(self, host: str) -> None:
+        """Close this app so that its runner starts it again on ``host``: every panel, the
+        tray and the event stream then follow that engine."""
+        self.switch_to = host
+        self.quit_requested.set()
 
     def _engine_status(self, status: EngineStatus) -> None:
         if status.state is EngineState.RUNNING:

@@ -4,10 +4,12 @@ window, and run until Quit."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -16,10 +18,12 @@ from desktop_app import aio
 from desktop_app.desktop import DesktopApp
 from desktop_app.engine_status import engine_argv
 from desktop_app.engine_supervisor import EngineSupervisor
-from desktop_app.state.settings import Settings, SettingsFiles, load_or_defaults
+from desktop_app.state.autostart import launch_command
+from desktop_app.state.settings import Settings, SettingsError, SettingsFiles, load_or_defaults
 
 log = logging.getLogger(__name__)
 
+OTHER_ENGINE = "the app starts only its local engine; this one is connected to"
 NOT_ROOT = (
     "starting doca-engine needs root: run doca-desktop as root, or start the engine as a "
     "service (a pkexec prompt is not supported yet)"
@@ -36,12 +40,14 @@ def parse_args(
     parser = argparse.ArgumentParser(
         prog="doca-desktop", description="The Doca desktop app and system tray."
     )
+    local = settings.effective_host(environ)
     parser.add_argument(
         "--host",
-        default=settings.effective_host(environ),
-        help="the engine's socket, e.g. unix:///run/doca/doca.sock (default: the one in "
-        "Settings, else $DOCKER_HOST)",
+        default=settings.active_host or local,
+        help="the engine's socket, e.g. unix:///run/doca/doca.sock (default: the engine chosen "
+        "last, else the one in Settings, else $DOCKER_HOST)",
     )
+    parser.set_defaults(local_host=local)
     parser.add_argument(
         "--no-start-engine",
         action="store_true",
@@ -55,7 +61,11 @@ def parse_args(
     return parser.parse_args(argv)
 
 
-def make_supervisor(args: argparse.Namespace) -> EngineSupervisor:
+def make_supervisor(args: argparse.Namespace, local_host: str | None = None) -> EngineSupervisor:
+    """Starts the local engine when it is missing (as root); any other engine (a context
+    the user switched to) is only connected to."""
+    if local_host is not None and args.host != local_host:
+        return EngineSupervisor(args.host, None, no_start_reason=OTHER_ENGINE)
     if args.no_start_engine:
         return EngineSupervisor(args.host, None, no_start_reason="--no-start-engine was given")
     if os.geteuid() != 0:
@@ -63,14 +73,38 @@ def make_supervisor(args: argparse.Namespace) -> EngineSupervisor:
     return EngineSupervisor(args.host, engine_argv(args.host, args.data_root, args.exec_root))
 
 
-async def run_desktop(app: QApplication, args: argparse.Namespace) -> int:
-    desktop = DesktopApp(make_supervisor(args))
-    aio.on_quit_signals(desktop.quit_requested.set)
-    desktop.start()
-    if not args.hidden or not desktop.tray.available:
-        desktop.show()
-    await desktop.run_until_quit()
-    return 0
+async def run_desktop(
+    app: QApplication, args: argparse.Namespace, files: SettingsFiles | None = None
+) -> int:
+    """Run the app until Quit; switching engines closes it and runs it again on the chosen
+    one, which is remembered in the settings."""
+    local_host = getattr(args, "local_host", args.host)
+    hidden = args.hidden
+    while True:
+        desktop = DesktopApp(make_supervisor(args, local_host), local_host=local_host)
+        aio.on_quit_signals(desktop.quit_requested.set)
+        desktop.start()
+        if not hidden or not desktop.tray.available:
+            desktop.show()
+        await desktop.run_until_quit()
+        if desktop.switch_to is None:
+            return 0
+        args.host, hidden = desktop.switch_to, False
+        if files is not None:
+            await asyncio.to_thread(remember_engine, files, args.host, local_host)
+
+
+def remember_engine(files: SettingsFiles, host: str, local_host: str) -> None:
+    """Save the engine switched to as the one to use next time (the local one as "")."""
+    settings, problem = load_or_defaults(files)
+    if problem is not None:
+        log.warning("%s; the engine switched to is not remembered", problem)
+        return
+    try:
+        files.save(replace(settings, active_host="" if host == local_host else host),
+                   launch_command())  # fmt: skip
+    except SettingsError as exc:
+        log.warning("cannot remember the engine: %s", exc)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if problem is not None:
         log.warning("%s; starting with the default settings", problem)
-    sys.exit(aio.run(lambda app: run_desktop(app, args), sys.argv[:1]))
+    files = SettingsFiles.from_environ()
+    sys.exit(aio.run(lambda app: run_desktop(app, args, files), sys.argv[:1]))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ class Settings:
     data_root: str = ""  # "": DEFAULT_DATA_ROOT
     start_engine: bool = True  # start doca-engine when none answers (else only connect)
     start_at_login: bool = False
+    # The engine chosen in the Engines dialog (a docker context's host); "" is the local one.
+    active_host: str = ""
 
     def problems(self) -> list[str]:
         """What keeps these settings from being used; empty when they are fine."""
@@ -61,6 +63,7 @@ class Settings:
         return cls(**values)
 
     def effective_host(self, environ: Mapping[str, str]) -> str:
+        """The local engine: the one the app starts, or connects to, when none was chosen."""
         return self.engine_host or environ.get("DOCKER_HOST") or DEFAULT_HOST
 
     def effective_data_root(self) -> Path:

@@ -23,6 +23,7 @@ from desktop_app.tasks import TaskOwner
 from desktop_app.views.container_actions import ContainerActions
 from desktop_app.views.containers_panel import ContainersPanel
 from desktop_app.views.engine_controls import EngineControls, state_icon
+from desktop_app.views.engines_dialog import EnginesDialog
 from desktop_app.views.events_view import EventsView
 from desktop_app.views.images_panel import ImagesPanel
 from desktop_app.views.prompts import ErrorReporter, Prompts
@@ -83,6 +84,14 @@ class MainWindow(QMainWindow):
         engine_menu = self.menuBar().addMenu("&Engine")
         for action in (engine.start_action, engine.stop_action, engine.restart_action):
             engine_menu.addAction(action)
+        engine_menu.addSeparator()
+        self.engines_action = engine_menu.addAction("Engines…")
+        self.engines_action.triggered.connect(lambda: self.show_engines())
+        #: The engine the app itself starts or connects to, and what switches the app to
+        #: another one (set by the app).
+        self.local_host = session.client.host
+        self.on_switch_engine: Callable[[str], object] | None = None
+        self.engines: EnginesDialog | None = None
         self._tasks = tasks
         self._client = client
         self.registries: RegistriesDialog | None = None
@@ -119,6 +128,18 @@ class MainWindow(QMainWindow):
         self.registries.show()
         self.registries.raise_()
         return self.registries
+
+    def show_engines(self) -> EnginesDialog:
+        """The engines the app can manage, each probed afresh; "Use" switches to one."""
+        if self.engines is None:
+            self.engines = EnginesDialog(
+                self._tasks, self.local_host, self._client.host,
+                lambda host: self.on_switch_engine and self.on_switch_engine(host), parent=self,
+            )  # fmt: skip
+        self.engines.refresh()
+        self.engines.show()
+        self.engines.raise_()
+        return self.engines
 
     def _engine_status(self, status: EngineStatus) -> None:
         self.engine_label.setText(status.summary())
