@@ -23,6 +23,7 @@ from doca.cli.credentials import credentials
 from doca.cli.host_session import CliSession
 from doca.cli.registry import registry
 from doca.cli.runner import Session, fail
+from doca.cli.trust import trust
 from doca.client import EngineError
 from doca.compose.commands import compose
 
@@ -76,6 +77,7 @@ for command in (
 cli.add_command(registry)
 cli.add_command(credentials)
 cli.add_command(compose)
+cli.add_command(trust)
 
 
 def main() -> None:

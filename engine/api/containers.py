@@ -17,6 +17,7 @@ from engine.api.responses import json_response
 from engine.api.streams import JsonStream, stream_from_thread
 from engine.containers import filesystem, views
 from engine.containers.detach_keys import DetachMatcher, parse_detach_keys
+from engine.containers.image_trust import verify_image_trust
 from engine.containers.io import attach_connection, container_logs, resize_tty
 from engine.containers.listing import list_containers
 from engine.errors import InvalidParameter
@@ -47,6 +48,7 @@ async def list_(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await json_body(request)
+    await verify_image_trust(ctx.config, ctx.images, body)
     record = await ctx.containers.create(request.query.get("name") or None, body)
     return json_response({"Id": record.id, "Warnings": []}, status=201)
 

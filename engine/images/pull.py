@@ -44,6 +44,7 @@ from engine.registry.manifests import select_platform as select_entry
 from engine.registry.platforms import Platform, normalize
 from engine.snapshots.store import chain_ids
 from engine.snapshots.tarapply import apply_layer
+from engine.trust.enforce import verify_pull
 
 T = TypeVar("T")
 MAX_CONCURRENT_DOWNLOADS = 3  # dockerd's max-concurrent-downloads default
@@ -98,6 +99,11 @@ class ImagePuller:
             # the CLI prompt for a Docker Hub login, whatever the registry.
             raise SystemError_(exc.message) from exc
         try:
+            # Signatures are checked before anything is downloaded, so a refused image
+            # leaves nothing behind.
+            await verify_pull(
+                self.config.trust, client, ref.domain, ref.path, first[1], ref.familiar()
+            )
             return await self._pull(client, ref, wanted, first, platform)
         finally:
             for task in self._tasks.values():
