@@ -101,6 +101,9 @@ def check_types(config: dict[str, Any], host: dict[str, Any]) -> None:
         value = host.get(key)
         if value is None:
             continue
+        if go_type == "strslice.StrSlice" and isinstance(value, str):
+            host[key] = [value]  # a StrSlice reads a lone string as a list of one
+            continue
         if not isinstance(value, list):
             raise _type_error("HostConfig", key, go_type, value)
         if go_type == "[]string":

@@ -153,8 +153,9 @@ def spec_input(
 
 
 def console_size(host: dict[str, Any]) -> tuple[int, int] | None:
-    size = host.get("ConsoleSize") or [0, 0]
-    return (int(size[0]), int(size[1])) if size and size[0] and size[1] else None
+    # Go decodes a shorter array into the [2]uint, the rest staying zero.
+    size = [*(host.get("ConsoleSize") or []), 0, 0][:2]
+    return (int(size[0]), int(size[1])) if size[0] and size[1] else None
 
 
 def ensure_workdir(rootfs: Path, workdir: str, user: ExecUser) -> None:

@@ -17,6 +17,7 @@ from engine.containers.create_config import (
     merge_with_image,
     validate_host_config,
 )
+from engine.containers.spec import console_size
 from engine.errors import Conflict, EngineError, InvalidParameter
 
 MB = 1024 * 1024
@@ -535,3 +536,15 @@ def test_healthcheck_fields_are_filled_from_the_images() -> None:
     merged = merge_with_image({"Healthcheck": {"Interval": 9}}, image)
     assert merged["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 9, "Retries": 3}
     assert merge_with_image({}, image)["Healthcheck"] == image["Healthcheck"]
+
+
+def test_a_lone_capability_string_is_a_list_of_one_as_strslice_reads_it() -> None:
+    host: dict[str, object] = {"CapAdd": "NET_ADMIN", "CapDrop": ["CHOWN"]}
+    check_types({}, host)
+    assert host == {"CapAdd": ["NET_ADMIN"], "CapDrop": ["CHOWN"]}
+
+
+def test_a_console_size_shorter_than_two_is_zero_filled_as_go_decodes_it() -> None:
+    assert console_size({"ConsoleSize": [5]}) is None
+    assert console_size({"ConsoleSize": [24, 80]}) == (24, 80)
+    assert console_size({}) is None
