@@ -62,7 +62,8 @@ async def inspect(request: web.Request) -> web.Response:
         lowers = ":".join(str(p) for p in ctx.images.store.snapshots.lowerdirs(chain.chain_id))
     paths = ctx.containers.lifecycle.paths(record)
     sandbox = ctx.containers.lifecycle.sandboxes.get(record.id)
-    return json_response(views.inspect(record, paths, lowers, sandbox))
+    execs = ctx.containers.execs.running_ids(record.id)
+    return json_response(views.inspect(record, paths, lowers, sandbox, execs))
 
 
 async def start(request: web.Request) -> web.Response:

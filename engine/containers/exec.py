@@ -91,6 +91,11 @@ class ExecService:
     def ids_of(self, container_id: str) -> list[str]:
         return [e.id for e in self._execs.values() if e.container_id == container_id]
 
+    def running_ids(self, container_id: str) -> list[str]:
+        """The container's execs whose process runs: inspect's ExecIDs."""
+        return [e.id for e in self._execs.values()
+                if e.container_id == container_id and e.running]  # fmt: skip
+
     def forget_container(self, container_id: str) -> None:
         for exec_id in self.ids_of(container_id):
             del self._execs[exec_id]

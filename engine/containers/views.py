@@ -122,8 +122,14 @@ def _state_json(record: ContainerRecord) -> dict[str, Any]:
 
 
 def inspect(
-    record: ContainerRecord, paths: ContainerPaths, lowerdir: str, sandbox: Sandbox | None = None
+    record: ContainerRecord,
+    paths: ContainerPaths,
+    lowerdir: str,
+    sandbox: Sandbox | None = None,
+    exec_ids: list[str] | None = None,
 ) -> dict[str, Any]:
+    """``docker inspect`` of a container; ``exec_ids`` are its running execs (null when
+    none, as dockerd's nil slice)."""
     config = dict(record.config)
     config.setdefault("Hostname", record.short_id)
     for key in ("Domainname", "User", "WorkingDir"):
@@ -155,7 +161,7 @@ def inspect(
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": None,
+        "ExecIDs": exec_ids or None,
         "HostConfig": host_config,
         "GraphDriver": {
             "Name": "overlayfs",

@@ -282,3 +282,10 @@ def test_a_tty_exec_outlives_its_client_as_in_dockerd(engine: EngineProcess, box
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not inspect_exec(engine, exec_id)["Running"])
     assert inspect_exec(engine, exec_id)["ExitCode"] == 137
+
+
+def test_inspect_lists_the_running_execs(docker: DockerCLI, box: str) -> None:
+    docker("exec", "-d", box, "sleep", "2")
+    listed = json.loads(docker("inspect", "-f", "{{json .ExecIDs}}", box).stdout)
+    assert isinstance(listed, list) and len(listed) == 1
+    wait_for(lambda: docker("inspect", "-f", "{{json .ExecIDs}}", box).stdout == "null\n")
