@@ -17,12 +17,15 @@ import orjson
 from engine import __version__
 from engine.errors import InvalidParameter
 from engine.paths import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_SOCKET, Paths
+from engine.trust.policy import TrustPolicy, parse_trust
+from engine.userns.access import check_root_access
+from engine.userns.remap import resolve_remap
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 # Keys of the config file that SIGHUP may change on a running engine; the rest need a restart,
 # as with dockerd's reloadable options.
-RELOADABLE = ("log_level", "labels", "debug")
+RELOADABLE = ("log_level", "labels", "debug", "trust")
 
 # Bounds on API clients. A new connection has this long to finish its TLS handshake and send
 # its first whole request head; dockerd allows five minutes, which lets a few hundred idle
@@ -74,6 +77,10 @@ class EngineConfig:
     api_header_timeout: float = DEFAULT_HEADER_TIMEOUT
     api_idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     api_max_connections: int = DEFAULT_MAX_CONNECTIONS  # per listener; 0 is no limit
+    # --userns-remap; load_config resolves it to "user:group" as dockerd does ("" is off).
+    userns_remap: str = ""
+    # Repositories whose images need a signature (config file only; see engine.trust.policy).
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
     @property
     def paths(self) -> Paths:
@@ -222,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="Docker Hub mirror tried before Docker Hub on a pull (repeatable)",
     )
+    parser.add_argument(
+        "--userns-remap",
+        metavar="default|USER[:GROUP]|UID[:GID]",
+        help="run containers in user namespaces, root mapped to the user's /etc/subuid and "
+        "/etc/subgid ranges ('default': the dockremap user, created if missing)",
+    )
     return parser
 
 
@@ -260,10 +273,20 @@ def _file_values(path: Path) -> dict[str, Any]:
                 f"unable to configure the engine: {path}: unknown directive {key!r}"
             )
         values[name] = value
+    if "trust" in values:
+        # Key paths are relative to the file that names them.
+        try:
+            values["trust"] = parse_trust(values["trust"], path.absolute().parent)
+        except InvalidParameter as exc:
+            raise InvalidParameter(
+                f"unable to configure the engine: {path}: {exc.message}"
+            ) from None
     return values
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name == "trust" and isinstance(value, TrustPolicy):
+        return value  # parsed with the file, which relative key paths need
     if name in ("data_root", "exec_root", "pidfile", "tlscacert", "tlscert", "tlskey"):
         if value is None and name == "pidfile":
             return None
@@ -360,6 +383,11 @@ def load_config(argv: list[str] | None = None) -> EngineConfig:
         setattr(config, name, _coerce(name, value))
     if not config.data_root.is_absolute():
         config.data_root = Path(os.path.abspath(config.data_root))
+    if config.userns_remap:
+        remap = resolve_remap(config.userns_remap)
+        if remap is not None:
+            check_root_access(config.data_root, remap.mapping.root_pair)
+        config.userns_remap = remap.spec if remap else ""
     return config
 
 

@@ -19,7 +19,7 @@ import stat
 import tarfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from engine.containers.copy_in import KERNEL_DIRS, extract, open_dir_beneath
 from engine.containers.filesystem import mounted_rootfs
@@ -30,6 +30,12 @@ from engine.containers.state import is_running
 from engine.errors import InvalidParameter, NotFound
 from engine.images.service import ImageService
 from engine.timefmt import rfc3339_nano
+from engine.userns.idmap import IdentityMapping
+from engine.userns.process import root_mapping
+from engine.userns.syscalls import filesystem_ids
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 # Go's os.FileMode type bits, which ContainerPathStat's "mode" carries instead of st_mode's.
 MODE_DIR = 1 << 31
@@ -158,6 +164,18 @@ def stat_path(root: Path, path: str) -> dict[str, Any]:
         }
 
 
+class _ContainerTar(tarfile.TarFile):
+    """A tar whose entries carry the owners the container sees: a running container in a user
+    namespace shows the host its files with host IDs, which dockerd maps back (its IDMap)."""
+
+    mapping: IdentityMapping | None = None
+
+    def addfile(self, tarinfo: tarfile.TarInfo, fileobj: SupportsRead[bytes] | None = None) -> None:
+        if self.mapping is not None:
+            tarinfo.uid, tarinfo.gid = self.mapping.to_container(tarinfo.uid, tarinfo.gid)
+        super().addfile(tarinfo, fileobj)
+
+
 def export_path(root: Path, path: str, out: IO[bytes]) -> None:
     """A tar of ``path`` as dockerd's TarResourceRebase writes it: a directory's entries are
     named after its base name (``etc/…``), or ``./…`` for a path ending in ``/.``; anything else
@@ -165,8 +183,11 @@ def export_path(root: Path, path: str, out: IO[bytes]) -> None:
     path = clean_path(path)
     with (
         _opened(root, path) as (dir_fd, name, info, _),
-        tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar,
+        _ContainerTar.open(
+            fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK
+        ) as tar,
     ):
+        tar.mapping = root_mapping(root)
         if not stat.S_ISDIR(info.st_mode):
             assert name is not None  # the root is a directory
             _add_entry(tar, dir_fd, name, go_base(path), {})
@@ -292,9 +313,21 @@ def extract_to(
         if read_only_root:
             raise InvalidParameter("container rootfs is marked read-only")
         dest_fd = os.dup(dir_fd) if name is None else os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    # In a running container with a user namespace, files are made as its root and owners
+    # given in host IDs, as dockerd's ChownOpts and IDMap do; its root filesystem has no
+    # owner for host root's files (the write would fail with EOVERFLOW).
+    mapping = root_mapping(root)
+    acting = filesystem_ids(*mapping.root_pair) if mapping else contextlib.nullcontext()
     try:
-        extract(dest_fd, dest, stream, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
-                copy_uid_gid=copy_uid_gid)  # fmt: skip
+        with acting:
+            extract(
+                dest_fd,
+                dest,
+                stream,
+                no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+                copy_uid_gid=copy_uid_gid,
+                to_host=mapping.to_host if mapping else None,
+            )
     finally:
         os.close(dest_fd)
 

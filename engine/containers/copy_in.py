@@ -30,7 +30,7 @@ import shutil
 import stat
 import tarfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 import orjson
@@ -47,6 +47,7 @@ _PAX_XATTR_PREFIX = "SCHILY.xattr."
 KERNEL_DIRS = frozenset({"proc", "sys"})
 
 Parts = tuple[str, ...]
+IdMapper = Callable[[int, int], tuple[int, int]]
 
 
 class CopyError(InvalidParameter):
@@ -121,10 +122,12 @@ def extract(
     *,
     no_overwrite_dir_non_dir: bool,
     copy_uid_gid: bool,
+    to_host: IdMapper | None = None,
 ) -> None:
     """Unpack the (optionally compressed) tar in ``stream`` into the open directory ``dest_fd``,
-    which is ``dest`` (components below the container's root)."""
-    extractor = _Extractor(dest_fd, dest, no_overwrite_dir_non_dir, copy_uid_gid)
+    which is ``dest`` (components below the container's root). ``to_host`` turns the tar's
+    owners into host IDs for a container in a user namespace."""
+    extractor = _Extractor(dest_fd, dest, no_overwrite_dir_non_dir, copy_uid_gid, to_host)
     try:
         with open_stream(stream) as tar:
             for member in tar:
@@ -135,11 +138,19 @@ def extract(
 
 
 class _Extractor:
-    def __init__(self, dest_fd: int, dest: Parts, no_overwrite: bool, copy_ids: bool) -> None:
+    def __init__(
+        self,
+        dest_fd: int,
+        dest: Parts,
+        no_overwrite: bool,
+        copy_ids: bool,
+        to_host: IdMapper | None,
+    ) -> None:
         self.dest_fd = dest_fd
         self.dest = dest
         self.no_overwrite = no_overwrite
         self.copy_ids = copy_ids
+        self.to_host = to_host
         self.allow_devices = os.geteuid() == 0
         # Directory modes and mtimes wait until the end: adding children changes the mtime.
         self._dirs: dict[Parts, tuple[int, int]] = {}
@@ -280,9 +291,12 @@ class _Extractor:
         finally:
             os.close(source_fd)
 
+    def _owner(self, member: tarfile.TarInfo) -> tuple[int, int]:
+        return self.to_host(member.uid, member.gid) if self.to_host else (member.uid, member.gid)
+
     def _set_owner_and_xattrs(self, fd: int, member: tarfile.TarInfo) -> None:
         if self.copy_ids:
-            os.fchown(fd, member.uid, member.gid)
+            os.fchown(fd, *self._owner(member))
         for key, value in member.pax_headers.items():
             attr = key[len(_PAX_XATTR_PREFIX) :]
             # overlayfs trusts its own xattrs; only the engine may set them.
@@ -296,7 +310,7 @@ class _Extractor:
 
     def _set_node_times_and_owner(self, parent_fd: int, name: str, member: tarfile.TarInfo) -> None:
         if self.copy_ids:
-            os.chown(name, member.uid, member.gid, dir_fd=parent_fd, follow_symlinks=False)
+            os.chown(name, *self._owner(member), dir_fd=parent_fd, follow_symlinks=False)
         mtime_ns = _mtime_ns(member)
         os.utime(name, ns=(mtime_ns, mtime_ns), dir_fd=parent_fd, follow_symlinks=False)
 

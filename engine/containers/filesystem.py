@@ -19,6 +19,7 @@ from engine.images.reference import Reference
 from engine.images.service import ImageService
 from engine.runtime.mounts import is_mountpoint, mount_overlay, unmount
 from engine.snapshots.difftar import Change, changes
+from engine.userns.process import process_mapping
 
 
 def lowerdirs(lifecycle: Lifecycle, images: ImageService, record: ContainerRecord) -> list[Path]:
@@ -65,7 +66,12 @@ def mounted_rootfs(
 def export(
     lifecycle: Lifecycle, images: ImageService, record: ContainerRecord, out: IO[bytes]
 ) -> None:
-    """The container's whole filesystem as a tar, symlinks kept as links (never followed)."""
+    """The container's whole filesystem as a tar, symlinks kept as links (never followed),
+    owners as the container sees them."""
+    # A running container's root is mounted idmapped (host IDs); a stopped one's, mounted
+    # here, plainly (container IDs).
+    running = is_running(record.state.status) and record.state.pid
+    mapping = process_mapping(record.state.pid) if running else None
     with (
         mounted_rootfs(lifecycle, images, record) as root,
         tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar,
@@ -79,6 +85,8 @@ def export(
             except FileNotFoundError:
                 continue  # removed by the running container meanwhile
             entry.uname = entry.gname = ""
+            if mapping is not None:
+                entry.uid, entry.gid = mapping.to_container(entry.uid, entry.gid)
             if entry.isreg():
                 with open(path, "rb") as data:
                     tar.addfile(entry, data)

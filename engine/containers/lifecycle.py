@@ -12,8 +12,11 @@ import contextlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -30,15 +33,18 @@ from engine.containers.user import resolve_user
 from engine.errors import Conflict
 from engine.events.bus import EventBus
 from engine.networks.endpoints import Sandbox
+from engine.networks.netns import run_in as run_in_netns
 from engine.networks.sandbox import SandboxManager
 from engine.runtime.cgroups import cgroup_path, remove_cgroup
 from engine.runtime.conmon import ConmonOptions, create_container
 from engine.runtime.mounts import mount_overlay, unmount
 from engine.runtime.oci import RuntimeFailure
-from engine.runtime.oci_spec import build_spec
+from engine.runtime.oci_spec import build_spec, network_sysctls
 from engine.runtime.pidwatch import is_alive, wait_for_exit
+from engine.runtime.sysctls import write_sysctls
 from engine.snapshots.store import SnapshotStore
 from engine.timefmt import rfc3339_nano
+from engine.userns.remapped import RemappedRoot, check_userns_conflicts
 from engine.volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
@@ -93,6 +99,9 @@ class Lifecycle:
         self._locks: dict[str, asyncio.Lock] = {}
         self.on_exit: ExitHook | None = None  # the service's auto-remove and restart policy
         self.on_start: Callable[[ContainerRecord], None] | None = None  # health checks
+        self._remapped: RemappedRoot | None = None
+        self._remapped_loaded = False
+        self._remapped_lock = threading.Lock()
 
     def paths(self, record: ContainerRecord) -> ContainerPaths:
         return ContainerPaths.of(self.data_root, self.exec_root, record.id)
@@ -137,6 +146,21 @@ class Lifecycle:
 
     # -- start ---------------------------------------------------------------------------
 
+    def remapped_root(self) -> RemappedRoot | None:
+        """``--userns-remap``, loaded at its first use (blocking). The engine's settings reach
+        the container service through the network service, which holds them."""
+        with self._remapped_lock:
+            if not self._remapped_loaded:
+                self._remapped = RemappedRoot.load(self.sandboxes.networks.config.userns_remap)
+                self._remapped_loaded = True
+            return self._remapped
+
+    def check_userns(self, host: dict[str, Any]) -> None:
+        """Refuse at create what a container cannot have in a user namespace, as dockerd does
+        (the start checks again)."""
+        if self.sandboxes.networks.config.userns_remap and host.get("UsernsMode") != "host":
+            check_userns_conflicts(host)
+
     def _prepare(
         self, record: ContainerRecord, paths: ContainerPaths, sandbox: Sandbox | None
     ) -> None:
@@ -148,6 +172,10 @@ class Lifecycle:
         paths.oom_file.unlink(missing_ok=True)
         chain = self._chain_of(record.image_id)
         lowers = self.snapshots.lowerdirs(chain) if chain else [self._empty_lower()]
+        remap = self.remapped_root()
+        mapping = remap.container_mapping(record.host_config) if remap else None
+        if mapping is not None:
+            unmount(paths.rootfs, lazy=True)  # a crash may have left the idmapped view mounted
         mount_overlay(lowers, paths.upper, paths.work, paths.rootfs)
         hostname = record.config.get("Hostname") or record.short_id
         etc = write_etc_files(
@@ -162,10 +190,40 @@ class Lifecycle:
             paths.rootfs, record.config.get("User") or "", record.host_config.get("GroupAdd")
         )
         ensure_workdir(paths.rootfs, record.config.get("WorkingDir") or "", user)
+        if remap is not None and mapping is not None:
+            self._remap_files(remap, paths, lowers, list(etc.values()))
         netns = sandbox.key if sandbox else network_namespace(record.host_config, self._netns_of)
         mounts = oci_mounts(record.mounts, paths.rootfs, self.volumes)
-        spec = build_spec(spec_input(record, paths.rootfs, user, etc, self.setup, netns, mounts))
+        if mapping is not None:
+            for point in record.mounts:
+                if point["Type"] == "volume":
+                    self.volumes.adopt(point["Name"], mapping.root_pair)
+        inp = replace(
+            spec_input(record, paths.rootfs, user, etc, self.setup, netns, mounts), userns=mapping
+        )
+        spec = build_spec(inp)
+        sysctls = network_sysctls(inp, own_network=sandbox is not None)
+        if netns and sysctls:
+            run_in_netns(netns, lambda: write_sysctls(sysctls))
         (paths.bundle / "config.json").write_bytes(orjson.dumps(spec))
+
+    @staticmethod
+    def _remap_files(
+        remap: RemappedRoot,
+        paths: ContainerPaths,
+        lowers: list[Path],
+        etc_files: list[Path],
+    ) -> None:
+        """Give a remapped container its view: the root mounted again with idmapped layers
+        (what the engine wrote before, a missing WORKDIR, went in with container IDs through
+        the plain view), its /etc files owned by the remapped root, and its directory (0710)
+        open to the remapped root's group, as dockerd does, for the runtime to reach them."""
+        unmount(paths.rootfs, lazy=True)
+        remap.mount_rootfs(lowers, paths.upper, paths.work, paths.rootfs)
+        uid, gid = remap.root_pair
+        os.chown(paths.data, -1, gid)
+        for path in etc_files:
+            os.chown(path, uid, gid)
 
     def _empty_lower(self) -> Path:
         empty = self.data_root / "containers" / ".empty-layer"
@@ -365,3 +423,5 @@ class Lifecycle:
         for task in list(self._monitors.values()):
             task.cancel()
         await asyncio.gather(*self._monitors.values(), return_exceptions=True)
+        if self._remapped is not None:
+            self._remapped.close()

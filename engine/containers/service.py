@@ -104,6 +104,7 @@ class ContainerService:
         config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
         check_types(config, host)
         validate_host_config(host)
+        self.lifecycle.check_userns(host)
         if (host.get("Memory") or 0) > 0 and not host.get("MemorySwap"):
             # dockerd's default (adaptContainerSettings): as much swap as memory.
             host["MemorySwap"] = host["Memory"] * 2

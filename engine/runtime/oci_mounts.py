@@ -137,11 +137,12 @@ def assemble_mounts(
     ipc_none: bool = False,
     readonly_rootfs: bool = False,
     privileged: bool = False,
+    userns: bool = False,
 ) -> list[dict[str, Any]]:
     """The final ``mounts`` list of the spec.
 
     ``extra_defaults`` (the --init binary) count as defaults: a user mount at the same
-    destination replaces them too.
+    destination replaces them too. ``userns``: the container has its own user namespace.
     """
     users = sort_mounts([*user_mounts, *(tmpfs_mount(d, o) for d, o in tmpfs.items())])
     user_destinations = {m.destination for m in users}
@@ -163,6 +164,10 @@ def assemble_mounts(
         # Privileged containers get a writable /sys and, as dockerd's writable-cgroups
         # default follows --privileged, a writable cgroup tree.
         if privileged and (mount.destination == "/sys" or mount.type == "cgroup"):
+            options = _without_ro(options)
+        # dockerd leaves the cgroup tree writable in a user namespace, where it could not be
+        # remounted read-only; the cgroup namespace still confines it.
+        if userns and mount.type == "cgroup":
             options = _without_ro(options)
         result.append(Mount(mount.destination, mount.type, mount.source, options))
     result.extend(users)

@@ -21,7 +21,12 @@ from engine.runtime.oci_resources import (
     resources,
     rlimits,
 )
-from engine.runtime.sysctls import container_sysctls
+from engine.runtime.sysctls import (
+    PRIVATE_NETWORK_DEFAULTS,
+    container_sysctls,
+    is_network_sysctl,
+)
+from engine.userns.idmap import IdentityMapping
 
 __all__ = [
     "DEFAULT_MASKED_PATHS",
@@ -33,6 +38,7 @@ __all__ = [
     "SpecInput",
     "Ulimit",
     "build_spec",
+    "network_sysctls",
     "parse_capabilities",
     "replace_or_append_env",
 ]
@@ -81,6 +87,8 @@ class SpecInput:
     containers. ``kernel``/``host_arch``: the host's, for the seccomp profile's conditions.
     ``last_cap``/``engine_caps``: the kernel's highest capability and the capabilities the
     engine holds (None: all); privileged containers and ``--cap-add ALL`` get no more.
+    ``userns``: the mapping of the container's own user namespace (``--userns-remap``), None
+    to run with the host's IDs.
     """
 
     rootfs: str
@@ -139,6 +147,7 @@ class SpecInput:
     kernel: tuple[int, int] = (6, 1)
     last_cap: int = LAST_CAP
     engine_caps: tuple[str, ...] | None = None
+    userns: IdentityMapping | None = None
 
 
 def replace_or_append_env(defaults: Sequence[str], overrides: Sequence[str]) -> list[str]:
@@ -169,6 +178,8 @@ def _environment(inp: SpecInput) -> list[str]:
 
 def _namespaces(inp: SpecInput) -> list[dict[str, str]]:
     namespaces: list[dict[str, str]] = [{"type": "mount"}]
+    if inp.userns is not None:
+        namespaces.append({"type": "user"})
     if inp.network_ns is None:
         namespaces.append({"type": "network"})
     elif inp.network_ns != "host":
@@ -199,6 +210,24 @@ def _seccomp(inp: SpecInput, bounding: Sequence[str]) -> dict[str, Any] | None:
     return seccomp.to_oci(
         profile, capabilities=bounding, host_arch=inp.host_arch, kernel=inp.kernel
     )
+
+
+def _network_set_by_engine(inp: SpecInput) -> bool:
+    """A container in a user namespace joining a network namespace the engine made: the
+    runtime, inside the user namespace, may not write that namespace's sysctls (it belongs
+    to the host's user namespace), so the engine writes them (:func:`network_sysctls`)."""
+    return inp.userns is not None and inp.network_ns not in (None, "host")
+
+
+def network_sysctls(inp: SpecInput, own_network: bool) -> dict[str, str]:
+    """The sysctls the engine writes into the network namespace of a container in a user
+    namespace before it starts: the user's, after dockerd's defaults when the namespace is
+    the container's own (not another container's). Empty when the runtime writes them."""
+    if not _network_set_by_engine(inp):
+        return {}
+    values = dict(PRIVATE_NETWORK_DEFAULTS) if own_network else {}
+    values.update((k, v) for k, v in inp.sysctls.items() if is_network_sysctl(k))
+    return values
 
 
 def build_spec(inp: SpecInput) -> dict[str, Any]:
@@ -249,6 +278,8 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
         "resources": resources(inp, device_rules),
         "namespaces": _namespaces(inp),
     }
+    if inp.userns is not None:
+        linux["uidMappings"], linux["gidMappings"] = inp.userns.oci()
     if devices:
         linux["devices"] = devices
     if inp.cgroups_path:
@@ -259,7 +290,10 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
         network_ns=inp.network_ns,
         ipc=inp.ipc,
         uts_host=inp.uts_host,
+        userns=inp.userns is not None,
     )
+    if _network_set_by_engine(inp):
+        sysctl = {k: v for k, v in sysctl.items() if not is_network_sysctl(k)}
     if sysctl:
         linux["sysctl"] = sysctl
     masked, readonly = inp.masked_paths, inp.readonly_paths
@@ -286,6 +320,7 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
         ipc_none=inp.ipc == "none",
         readonly_rootfs=inp.readonly_rootfs,
         privileged=inp.privileged,
+        userns=inp.userns is not None,
     )
     spec["linux"] = linux
     if inp.annotations:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from engine.errors import InvalidParameter
+from engine.errors import InvalidParameter, SystemError_
 from engine.runtime.capabilities import go_quote
 
 #: IPC-namespaced sysctls (plus everything under fs.mqueue.).
@@ -62,6 +62,13 @@ def check_sysctls(names: Iterable[str], *, own_network: bool, own_ipc: bool, own
         check_sysctl(name, own_network=own_network, own_ipc=own_ipc, own_uts=own_uts)
 
 
+#: dockerd's sysctls for a container with a network namespace of its own.
+PRIVATE_NETWORK_DEFAULTS = {
+    "net.ipv4.ping_group_range": "0 2147483647",
+    "net.ipv4.ip_unprivileged_port_start": "0",
+}
+
+
 def container_sysctls(
     sysctls: Mapping[str, str],
     *,
@@ -69,10 +76,12 @@ def container_sysctls(
     network_ns: str | None = None,
     ipc: str = "private",
     uts_host: bool = False,
+    userns: bool = False,
 ) -> dict[str, str]:
     """``linux.sysctl`` of a container: dockerd's additions, then the user's, all checked.
 
-    ``network_ns``/``ipc`` as in :class:`engine.runtime.oci_spec.SpecInput`.
+    ``network_ns``/``ipc`` as in :class:`engine.runtime.oci_spec.SpecInput`; ``userns``: the
+    container has a user namespace of its own.
     """
     values: dict[str, str] = {}
     if domainname:
@@ -80,11 +89,30 @@ def container_sysctls(
         values["kernel.domainname"] = domainname
     if network_ns is None:
         # dockerd's defaults for a container with its own network namespace: ping without
-        # CAP_NET_RAW and ports below 1024 without CAP_NET_BIND_SERVICE.
-        values["net.ipv4.ping_group_range"] = "0 2147483647"
-        values["net.ipv4.ip_unprivileged_port_start"] = "0"
+        # CAP_NET_RAW and ports below 1024 without CAP_NET_BIND_SERVICE. As dockerd, no ping
+        # range in a user namespace, where GIDs past its mapping cannot be named.
+        if not userns:
+            values.update(PRIVATE_NETWORK_DEFAULTS)
+        else:
+            values["net.ipv4.ip_unprivileged_port_start"] = "0"
     values.update(sysctls)
     check_sysctls(
         values, own_network=network_ns != "host", own_ipc=ipc != "host", own_uts=not uts_host
     )
     return values
+
+
+def is_network_sysctl(name: str) -> bool:
+    return dotted_name(name).startswith("net.")
+
+
+def write_sysctls(values: Mapping[str, str]) -> None:
+    """Set sysctls through /proc/sys, in the namespaces of the calling thread (blocking)."""
+    for name, value in values.items():
+        path = "/proc/sys/" + dotted_name(name).replace(".", "/")
+        try:
+            with open(path, "w") as file:
+                file.write(value)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()  # as the runtime words it
+            raise SystemError_(f"open {path}: {reason}") from exc

@@ -136,6 +136,17 @@ class VolumeService:
             _mount_local(volume.options, data)
         return data
 
+    def adopt(self, name: str, owner: tuple[int, int]) -> None:
+        """Give a volume nothing has written to yet (empty, still root's) to ``owner``, the
+        remapped root of a container in a user namespace, as dockerd's local driver makes
+        new volumes under ``--userns-remap``. A volume filled from the image already took
+        the owner of the image's directory."""
+        data = self.data(name)
+        info = os.stat(data)
+        if (info.st_uid, info.st_gid) != (0, 0) or any(data.iterdir()):
+            return
+        os.chown(data, *owner)
+
     def inspect(self, name: str) -> dict[str, Any]:
         volume = self.get(name)
         return {
