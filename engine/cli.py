@@ -7,16 +7,22 @@ import logging
 import sys
 
 from engine.config import load_config
-from engine.daemon import Engine, PidFile
+from engine.deferred_init import defer_init
 from engine.errors import EngineError
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Before anything imports them: their __init__ modules import what the engine needs only
+    # for some requests (aiohttp's client, pyroute2's other netlink families).
+    defer_init("aiohttp")
+    defer_init("pyroute2")
     try:
         config = load_config(argv)
     except EngineError as exc:
         print(f"doca-engine: {exc.message}", file=sys.stderr)
         sys.exit(1)
+    from engine.daemon import Engine, PidFile
+
     logging.basicConfig(
         level=config.python_log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

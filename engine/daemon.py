@@ -1,4 +1,11 @@
-"""The daemon: builds the stores and services, reconciles them with the disk, serves the API."""
+"""The daemon: listens first, then builds the stores and services, reconciles them with the
+disk and opens the API to every request.
+
+Clients ask ``/_ping`` first (the docker CLI before every command, supervisors to see the
+engine is up), so the socket listens, answering ``/_ping`` and ``/version``, before the engine
+imports its services and reconciles them with the disk; every other request waits until that
+is done (``engine.api.lazy.DeferredRoutes``), so none sees a half-built engine.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +13,33 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
-import ssl
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from engine import __version__
-from engine.api.app import make_app
+from engine.api.app import EngineApp
 from engine.api.context import ApiContext
-from engine.build.cache import BuildCache
 from engine.config import EngineConfig, reload_config
 from engine.connection_limits import protocol_options
-from engine.containers.host import HostSetup, detect_host
-from engine.containers.lifecycle import Lifecycle
-from engine.containers.service import ContainerService
-from engine.containers.state import is_running
-from engine.containers.store import ContainerStore
-from engine.content.store import ContentStore
 from engine.errors import EngineError, InvalidParameter
 from engine.events.bus import EventBus
-from engine.images.distribution_map import DistributionMap
-from engine.images.layer_downloads import Downloads
-from engine.images.service import ImageService
-from engine.images.store import ImageStore
 from engine.listeners import Address, Listeners, check_hosts
-from engine.networks.dns import EmbeddedDns
-from engine.networks.dnsforward import host_upstreams
-from engine.networks.firewall import Firewall, table_name
-from engine.networks.nftables import Nftables
-from engine.networks.ports import PortAllocator
-from engine.networks.sandbox import SandboxManager
-from engine.networks.service import NetworkService
 from engine.paths import Paths
-from engine.snapshots.store import SnapshotStore
 from engine.tls import server_ssl_context
-from engine.volumes.service import VolumeService
+
+if TYPE_CHECKING:
+    import ssl
+
+    from engine.services import Services
 
 log = logging.getLogger("doca.engine")
 
 SHUTDOWN_TIMEOUT = 3.0
-HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
 class PidFile:
@@ -88,43 +78,14 @@ class Engine:
         self.config = config
         self.paths = config.paths
         self.events = EventBus()
-        self.content = ContentStore(self.paths.blobs, self.paths.ingest)
-        self.snapshots = SnapshotStore(self.paths.snapshots)
-        self.image_store = ImageStore(
-            self.paths.images, self.paths.references, self.content, self.snapshots
-        )
-        self.images = ImageService(self.image_store, self.events)
-        self.container_store = ContainerStore(self.paths.containers)
-        self.volumes = VolumeService(self.paths.volumes, self.events)
-        self.networks = NetworkService(config, self.paths.networks, self.events)
-        self.containers: ContainerService | None = None
+        self.services: Services | None = None
         self._addresses: list[Address] = []
         self._ssl: ssl.SSLContext | None = None
         self._runner: web.AppRunner | None = None
         self._listeners: Listeners | None = None
         self._stopping = asyncio.Event()
-
-    def recover(self) -> None:
-        """Bring the stores back to a consistent state after any crash, before serving."""
-        self.paths.create()
-        dropped = self.content.clean_ingest() + self.snapshots.clean()
-        for leftover in self.paths.tmp.iterdir():  # uploads a crash left half-received
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-        self.image_store.load()
-        self.container_store.load()
-        self.volumes.load()
-        self.networks.load()
-        try:
-            self.networks.ensure_default_bridge()
-        except (OSError, EngineError) as exc:
-            # Containers can still run with --network host or none.
-            log.error("no default bridge network %s: %s", self.config.bridge, exc)
-        freed = self.images.collect_garbage()
-        if dropped or freed:
-            log.info("recovered: removed %d partial objects, %d bytes unused", dropped, freed)
+        self._failure: BaseException | None = None
+        self._engine_id = ""
 
     def _check_hosts(self) -> None:
         """Refuse addresses the engine will not listen on, and TLS material it cannot use,
@@ -157,95 +118,86 @@ class Engine:
             return
         logging.getLogger().setLevel(self.config.python_log_level)
         log.info("configuration reloaded: %s", ", ".join(changed) or "nothing changed")
-        self.events.publish("daemon", "reload", _engine_id(self.paths), {"name": "doca"})
+        self.events.publish("daemon", "reload", self._engine_id, {"name": "doca"})
 
-    def _chain_of(self, image_id: str) -> str | None:
-        record = self.image_store.images.get(image_id)
-        return record.chain_id if record else None
+    def _build(self, api: EngineApp) -> None:
+        """Blocking: import the routes and the services, and prepare the services."""
+        from engine.services import Services
 
-    def _sandboxes(self) -> SandboxManager:
-        nft = Nftables.probe()
-        if nft is None:
-            log.warning(
-                "nftables is not usable: published ports go through the userland proxy "
-                "and containers get no outbound NAT"
+        api.load_routes()
+        self.services = Services(self.config, self.events)
+        self.services.prepare()
+
+    async def _start(self, api: EngineApp) -> None:
+        built = asyncio.ensure_future(asyncio.to_thread(self._build, api))
+        try:
+            await asyncio.shield(built)
+        except asyncio.CancelledError:
+            # A stop while the thread builds: it cannot be interrupted, and what it sets up
+            # must be closed, so let it finish first.
+            with contextlib.suppress(Exception):
+                await built
+            raise
+        services = self.services
+        assert services is not None and services.containers is not None
+        await services.restore()
+        api.serve(
+            ApiContext(
+                config=self.config,
+                paths=self.paths,
+                events=self.events,
+                images=services.images,
+                containers=services.containers,
+                volumes=services.volumes,
+                networks=services.networks,
+                downloads=services.downloads,
+                distribution=services.distribution,
+                build_cache=services.build_cache,
+                engine_id=self._engine_id,
+                started_at=time.time(),
             )
-        manager = SandboxManager(
-            self.networks,
-            self.paths.sandboxes,
-            self.paths.netns,
-            Firewall(nft, table_name(self.config.bridge)),
-            PortAllocator(),
-            EmbeddedDns(lambda: host_upstreams(HOST_RESOLV_CONF)),
         )
-        manager.load()
-        return manager
+        log.info("doca-engine %s ready (data root %s)", __version__, self.paths.data_root)
 
-    def _container_service(self, setup: HostSetup, sandboxes: SandboxManager) -> ContainerService:
-        lifecycle = Lifecycle(
-            self.container_store,
-            self.snapshots,
-            setup,
-            self.events,
-            self.paths.data_root,
-            self.paths.exec_root,
-            self._chain_of,
-            self.volumes,
-            sandboxes,
-        )
-        return ContainerService(self.container_store, lifecycle, self.images, self.events)
+    def _started(self, start: asyncio.Task[None], api: EngineApp) -> None:
+        if start.cancelled() or start.exception() is None:
+            return
+        self._failure = failure = start.exception()
+        message = failure.message if isinstance(failure, EngineError) else str(failure)
+        api.refuse(f"the engine could not start: {message}")
+        self._stopping.set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.events.bind(loop)
         self._check_hosts()
-        await asyncio.to_thread(self.recover)
-        setup = await asyncio.to_thread(detect_host, self.paths.exec_root)
-        log.info("OCI runtime: %s (%s)", setup.runtime.path, setup.cgroups.note)
-        sandboxes = await asyncio.to_thread(self._sandboxes)
-        self.containers = containers = self._container_service(setup, sandboxes)
-        await containers.lifecycle.recover()
-        await sandboxes.collect({r.id for r in self.container_store if is_running(r.state.status)})
-        await sandboxes.refresh_firewall()
-        await containers.start_on_boot()
-        await containers.remove_build_leftovers()
-        distribution = DistributionMap(self.paths.distribution / "layers.json")
-        await asyncio.to_thread(distribution.load)
-        ctx = ApiContext(
-            config=self.config,
-            paths=self.paths,
-            events=self.events,
-            images=self.images,
-            containers=containers,
-            volumes=self.volumes,
-            networks=self.networks,
-            downloads=Downloads(self.paths.distribution / "downloads"),
-            distribution=distribution,
-            build_cache=BuildCache(self.paths.builder),
-            engine_id=_engine_id(self.paths),
-            started_at=time.time(),
-        )
+        # A data root the engine cannot use stops it before it listens.
+        self.paths.create()
+        self._engine_id = _engine_id(self.paths)
+        api = EngineApp()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        start: asyncio.Task[None] | None = None
         try:
-            await self._listen(make_app(ctx))
-            log.info("doca-engine %s ready (data root %s)", __version__, self.paths.data_root)
+            await self._listen(api.app)
+            start = asyncio.create_task(self._start(api), name="engine-start")
+            start.add_done_callback(lambda task: self._started(task, api))
             await self._stopping.wait()
             log.info("shutting down")
         finally:
-            await containers.health.close()
-            await containers.execs.close()
-            await containers.lifecycle.close()
-            await sandboxes.close()
-            if not sandboxes.sandboxes:
-                # Nothing runs that needs the NAT rules; a start builds them again.
-                with contextlib.suppress(Exception):
-                    await sandboxes.firewall.remove()
+            if start is not None and not start.done():
+                start.cancel()
+                await asyncio.gather(start, return_exceptions=True)
+            if self.services is not None:
+                await self.services.close()
             self.events.close()
+            api.trimmer.close()
             if self._listeners is not None:
                 self._listeners.close()
             if self._runner is not None:
                 await self._runner.cleanup()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+        if self._failure is not None:
+            raise self._failure

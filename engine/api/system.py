@@ -1,4 +1,5 @@
-"""``/_ping``, ``/version``, ``/info`` and ``/events``."""
+"""``/info``, ``/events``, ``/system/df`` and ``/auth`` (``/_ping`` and ``/version`` are in
+``engine.api.ping``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from engine.api.context import Routes, context
 from engine.api.params import filters_param, json_body
 from engine.api.responses import json_response
 from engine.api.streams import JsonStream
-from engine.api.version import API_VERSION, API_VERSION_HEADERS, MIN_API_VERSION
 from engine.events.filters import EVENT_FILTERS, event_matches
 from engine.filters import parse_timestamp
 from engine.hostinfo import find_runtimes, host_info
@@ -26,48 +26,6 @@ from engine.images.registry_access import (
 from engine.registry.auth import Credentials
 from engine.system.disk_usage import disk_usage
 from engine.timefmt import rfc3339_nano
-
-PING_HEADERS = {
-    **API_VERSION_HEADERS,
-    "Builder-Version": "1",
-    "Swarm": "inactive",
-    "Cache-Control": "no-cache, no-store, must-revalidate",
-    "Pragma": "no-cache",
-}
-
-
-async def ping(request: web.Request) -> web.Response:
-    # aiohttp leaves the body out of HEAD answers but keeps its Content-Length, as dockerd does.
-    return web.Response(body=b"OK", content_type="text/plain", headers=PING_HEADERS)
-
-
-def version_info() -> dict[str, object]:
-    host = host_info()
-    details = {
-        "ApiVersion": API_VERSION,
-        "Arch": _go_arch(host.architecture),
-        "BuildTime": "",
-        "Experimental": "false",
-        "GitCommit": "",
-        "GoVersion": "",
-        "KernelVersion": host.kernel_version,
-        "MinAPIVersion": MIN_API_VERSION,
-        "Os": "linux",
-    }
-    return {
-        "Platform": {"Name": "Doca Engine"},
-        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
-        "Version": __version__,
-        **{k: v for k, v in details.items() if k != "Experimental"},
-    }
-
-
-def _go_arch(machine: str) -> str:
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
-
-
-async def version(request: web.Request) -> web.Response:
-    return json_response(version_info())
 
 
 async def info(request: web.Request) -> web.Response:
@@ -141,12 +99,20 @@ async def info(request: web.Request) -> web.Response:
         "ContainerdCommit": {"ID": ""},
         "RuncCommit": {"ID": ""},
         "InitCommit": {"ID": ""},
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "SecurityOptions": security_options(ctx.config.userns_remap, host.cgroup_version),
         "Warnings": None,
     }
-    if host.cgroup_version == "2":
-        data["SecurityOptions"] = ["name=seccomp,profile=builtin", "name=cgroupns"]
     return json_response(data)
+
+
+def security_options(userns_remap: str, cgroup_version: str) -> list[str]:
+    """dockerd's fillSecurityOptions, in its order."""
+    options = ["name=seccomp,profile=builtin"]
+    if userns_remap:
+        options.append("name=userns")
+    if cgroup_version == "2":
+        options.append("name=cgroupns")
+    return options
 
 
 def _open_fds() -> int:
@@ -213,8 +179,5 @@ async def auth(request: web.Request) -> web.Response:
 def register(routes: Routes) -> None:
     routes.add("POST", "/auth", auth)
     routes.add("GET", "/system/df", disk_usage_handler)
-    routes.add("GET", "/_ping", ping)
-    routes.add("HEAD", "/_ping", ping)
-    routes.add("GET", "/version", version)
     routes.add("GET", "/info", info)
     routes.add("GET", "/events", events)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from pyroute2 import IPRoute
+from pyroute2.iproute import IPRoute
 
 from engine.errors import Forbidden, InvalidParameter, NotFound, SystemError_, Unavailable
 
