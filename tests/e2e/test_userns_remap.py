@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine import DOCKER, DockerCLI, EngineProcess, short_root
+from tests.support.engine import DOCKER, DockerCLI, EngineProcess, running_engine, short_root
 from tests.support.testimage import TestImage
 
 REMAP_UID = 65534
@@ -54,16 +54,9 @@ def subids() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def engine(subids: None, test_image: TestImage) -> Iterator[EngineProcess]:
-    root = short_root()
-    os.chmod(root, 0o755)  # the remapped root must reach the data root below it
-    process = EngineProcess(root, ["--userns-remap", str(REMAP_UID)])
-    try:
-        process.start()
+    # The remapped root must reach the data root below it.
+    with running_engine(["--userns-remap", str(REMAP_UID)], root_mode=0o755) as process:
         yield process
-    finally:
-        process.stop()
-        process.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

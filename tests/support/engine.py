@@ -252,10 +252,14 @@ def short_root() -> Path:
 
 
 @contextlib.contextmanager
-def running_engine(extra_args: Sequence[str] = ()) -> Iterator[EngineProcess]:
-    """A started doca-engine with a root of its own; stopped, cleaned up and its root removed
-    when the block ends."""
+def running_engine(
+    extra_args: Sequence[str] = (), root_mode: int | None = None
+) -> Iterator[EngineProcess]:
+    """A started doca-engine with a root of its own (``root_mode`` for others to reach it);
+    stopped, cleaned up and its root removed when the block ends."""
     root = short_root()
+    if root_mode is not None:
+        os.chmod(root, root_mode)
     process = EngineProcess(root, list(extra_args))
     try:
         process.start()
