@@ -1,33 +1,30 @@
-"""``docker pull`` for the desktop app: the streaming call, and ``PullProgress``, which folds the
-engine's JSON progress messages into one row per layer, an overall fraction and the outcome.
-
-Messages are spelt as dockerd spells them: ``{"status": "Pulling fs layer", "id": "<layer>"}``,
-``Downloading``/``Extracting`` with ``progressDetail {current, total}``, ``Pull complete``,
-``Already exists``, then ``Digest: …`` and ``Status: …`` lines, or ``{"error": …}``.
-"""
+"""``docker pull`` for the desktop app: the reference helpers, the credentials, the streaming
+call, and ``PullProgress`` (the transfer fold of ``transfers`` for a pull)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from desktop_app.state.rows import human_size
-from doca.client import EngineClient, EngineError
+from desktop_app.state.transfers import (
+    PULL,
+    Layer,
+    TransferFailed,
+    TransferProgress,
+    fold_stream,
+    stream_with_errors,
+)
+from doca.client import EngineClient
 from doca.credhelper.dockerconfig import ConfigError, auth_header_value
 from doca.credhelper.helpers import HelperError
 
 Message = dict[str, Any]
 
 HUB_DOMAIN = "docker.io"
-# A layer's share of the overall bar: downloading fills the first half, extracting the second.
-# Layers that were already stored count as finished.
-_FINISHED = frozenset({"Already exists", "Pull complete"})
-_DOWNLOADED = frozenset({"Verifying Checksum", "Download complete"})
 
 
-class PullFailed(EngineError):
+class PullFailed(TransferFailed):
     """The pull did not finish: the engine's error message (status 500, as a failed stream
     reports it), or why no credentials could be had (status 0: the engine was never asked)."""
 
@@ -78,104 +75,22 @@ async def pull_image(
     is; an error before that (a bad reference, an unreachable engine) raises ``EngineError``.
     """
     name, tag = split_reference(reference)
-    started = False
-    try:
-        async for message in client.images.pull(name, tag, platform or "", auth):
-            started = True
-            yield message
-    except EngineError as exc:
-        if not started:
-            raise
-        yield {"error": exc.message, "errorDetail": {"message": exc.message}}
+    async for message in stream_with_errors(client.images.pull(name, tag, platform or "", auth)):
+        yield message
 
 
-@dataclass
-class LayerProgress:
-    id: str
-    status: str
-    current: int = 0
-    total: int = 0
-
-    @property
-    def fraction(self) -> float:
-        """How much of this layer's pull is done, 0…1."""
-        if self.status in _FINISHED:
-            return 1.0
-        if self.status in _DOWNLOADED:
-            return 0.5
-        part = min(self.current / self.total, 1.0) if self.total > 0 else 0.0
-        if self.status == "Downloading":
-            return part / 2
-        if self.status == "Extracting":
-            return 0.5 + part / 2
-        return 0.0
-
-    def text(self) -> str:
-        """``abc123def456: Downloading 1.2MB / 3.4MB``, or just the status."""
-        line = f"{self.id}: {self.status}"
-        if self.status in ("Downloading", "Extracting") and self.total > 0:
-            line += f" {human_size(self.current)} / {human_size(self.total)}"
-        return line
+LayerProgress = Layer
 
 
-class PullProgress:
-    """Where a pull stands, from the messages seen so far (``update`` each one in turn)."""
+class PullProgress(TransferProgress):
+    """Where a pull stands; ``status`` is the engine's closing ``Status: …`` line."""
 
     def __init__(self, reference: str) -> None:
-        self.reference = reference
-        self.layers: dict[str, LayerProgress] = {}
-        self.header = ""  # "Pulling from x/busybox"
-        self.digest = ""
-        self.status = ""  # "Status: Downloaded newer image for …"
-        self.error = ""
-
-    def update(self, message: Message) -> None:
-        if message.get("error") or message.get("errorDetail"):
-            detail = message.get("errorDetail") or {}
-            self.error = str(message.get("error") or detail.get("message") or "pull failed")
-            return
-        status = str(message.get("status") or "")
-        layer = str(message.get("id") or "")
-        if layer and status.startswith("Pulling from "):
-            self.header = status
-        elif layer:
-            self._update_layer(layer, status, message.get("progressDetail") or {})
-        elif status.startswith("Digest: "):
-            self.digest = status.removeprefix("Digest: ").strip()
-        elif status.startswith("Status: "):
-            self.status = status
-
-    def _update_layer(self, layer: str, status: str, detail: dict[str, Any]) -> None:
-        row = self.layers.setdefault(layer, LayerProgress(layer, status))
-        if status != row.status:
-            row.current = 0  # a new phase counts its bytes from zero
-        row.status = status
-        if detail.get("total"):
-            row.total = int(detail["total"])
-            row.current = int(detail.get("current") or 0)
+        super().__init__(reference, PULL)
 
     @property
-    def finished(self) -> bool:
-        return bool(self.status or self.error)
-
-    @property
-    def fraction(self) -> float:
-        """The whole pull, 0…1; every layer weighs the same (sizes are not known up front)."""
-        if self.status:
-            return 1.0
-        if not self.layers:
-            return 0.0
-        return sum(layer.fraction for layer in self.layers.values()) / len(self.layers)
-
-    def summary(self) -> str:
-        """One line for the user: the outcome when there is one, else the latest step."""
-        if self.error:
-            return f"Error: {self.error}"
-        if self.status:
-            return self.status.removeprefix("Status: ")
-        if self.header:
-            return f"{self.header} ({len(self.layers)} layers)"
-        return f"Pulling {self.reference}…"
+    def status(self) -> str:
+        return self.outcome
 
     def raise_for_error(self) -> None:
         if self.error:
@@ -192,11 +107,6 @@ async def run_pull(
     """The whole pull: credentials (in a thread), the stream folded into ``progress``
     (``on_message()`` after each message), then ``PullFailed`` if the engine reported an error."""
     auth = await asyncio.to_thread(pull_auth, reference)
-    async for message in pull_image(client, reference, platform, auth):
-        progress.update(message)
-        if on_message is not None:
-            on_message()
-    progress.raise_for_error()
-    if not progress.finished:
-        raise PullFailed(500, f"the engine ended the pull of {reference} without a result")
+    await fold_stream(pull_image(client, reference, platform, auth), progress, on_message,
+                      PullFailed)  # fmt: skip
     return progress
