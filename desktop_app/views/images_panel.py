@@ -188,7 +188,7 @@ class ImagesPanel(TablePanel[ImageRow]):
         if dialog is None:
             dialog = PullDialog(self._client, self._tasks, self._report, reference, parent=self)
             self.pull_dialog = dialog
-        elif reference and not dialog.pulling:
+        elif reference and not dialog.busy:
             dialog.reference_edit.setText(reference)
         return self._raise(dialog)
 
@@ -200,7 +200,7 @@ class ImagesPanel(TablePanel[ImageRow]):
         if dialog is None:
             dialog = PushDialog(self._client, self._tasks, self._report, reference, parent=self)
             self.push_dialog = dialog
-        elif reference and not dialog.pushing:
+        elif reference and not dialog.busy:
             dialog.reference_edit.setText(reference)
         return self._raise(dialog)
 

@@ -338,7 +338,7 @@ def test_push_through_the_dialog(
     assert dialog is not None and dialog.reference_edit.text() == reference
     values: list[int] = []
     dialog.bar.valueChanged.connect(values.append)
-    progress = finish(qtbot, dialog.start_push(), timeout=60)
+    progress = finish(qtbot, dialog.start(), timeout=60)
     assert progress.error == "" and progress.digest.startswith("sha256:")
     assert dialog.status_text.text() == f"Pushed {reference}: {progress.digest}"
     assert dialog.layer_texts() and all(
@@ -351,7 +351,7 @@ def test_push_through_the_dialog(
     # Pushing where the registry wants a login the config does not have: the registry's words.
     cli("logout", registry.address)
     dialog.reference_edit.setText(reference)
-    task = dialog.start_push()
+    task = dialog.start()
     qtbot.waitUntil(lambda: prompts.errors != [], timeout=30_000)
     assert task is not None and task.done()
     title, text = prompts.errors[-1]

@@ -74,7 +74,7 @@ def test_pull_through_the_dialog_with_progress(
     dialog.reference_edit.setText(pushed)
     fractions: list[int] = []
     dialog.bar.valueChanged.connect(fractions.append)
-    progress = finish(qtbot, dialog.start_pull(), timeout=60)
+    progress = finish(qtbot, dialog.start(), timeout=60)
 
     assert prompts.errors == []
     assert progress.error == ""
@@ -85,11 +85,11 @@ def test_pull_through_the_dialog_with_progress(
     assert dialog.status_text.text() == f"Downloaded newer image for {pushed}"
     layers = dialog.layer_texts()
     assert layers and all(text.endswith(": Pull complete") for text in layers)
-    assert dialog.pull_button.isEnabled()
+    assert dialog.start_button.isEnabled()
     # The images list shows the pulled image without a click.
     qtbot.waitUntil(lambda: pushed in panel.model.column_texts("Repository:Tag"), timeout=5000)
 
-    again = finish(qtbot, dialog.start_pull(), timeout=60)
+    again = finish(qtbot, dialog.start(), timeout=60)
     assert again.status == f"Status: Image is up to date for {pushed}"
     assert all(text.endswith(": Already exists") for text in dialog.layer_texts())
     dialog.reject()
@@ -100,7 +100,7 @@ def test_a_wrong_reference_shows_the_engines_error(
     qtbot: QtBot, desktop: DesktopApp, registry: Registry, prompts: AnsweringPrompts
 ) -> None:
     dialog = desktop.window.images.open_pull_dialog(f"{registry.address}/desk/busybox:nope")
-    task = dialog.start_pull()
+    task = dialog.start()
     assert task is not None
     qtbot.waitUntil(task.done, timeout=30_000)
     qtbot.waitUntil(lambda: prompts.errors != [], timeout=5000)
@@ -108,11 +108,11 @@ def test_a_wrong_reference_shows_the_engines_error(
     assert title == f"Could not pull {registry.address}/desk/busybox:nope"
     assert "manifest unknown" in text and "Traceback" not in text
     assert dialog.status_text.text() == f"Error: {text}"
-    assert dialog.pull_button.isEnabled()
+    assert dialog.start_button.isEnabled()
 
     prompts.errors.clear()
     dialog.reference_edit.setText("Not/A:Valid:Reference")
-    task = dialog.start_pull()
+    task = dialog.start()
     assert task is not None
     qtbot.waitUntil(lambda: prompts.errors != [], timeout=10_000)
     assert "invalid reference format" in prompts.errors[0][1]
