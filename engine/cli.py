@@ -9,6 +9,7 @@ import sys
 from engine.config import load_config
 from engine.deferred_init import defer_init
 from engine.errors import EngineError
+from engine.rootless.reexec import enter_user_namespace
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> None:
     defer_init("pyroute2")
     try:
         config = load_config(argv)
+        if config.rootless:
+            # Outside the user namespace this runs the engine inside it and exits.
+            enter_user_namespace(sys.argv[1:] if argv is None else argv)
     except EngineError as exc:
         print(f"doca-engine: {exc.message}", file=sys.stderr)
         sys.exit(1)

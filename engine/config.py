@@ -17,6 +17,8 @@ import orjson
 from engine import __version__
 from engine.errors import InvalidParameter
 from engine.paths import DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_SOCKET, Paths
+from engine.rootless.dirs import default_data_root, default_exec_root, default_host
+from engine.rootless.mark import in_namespace
 from engine.trust.policy import TrustPolicy, parse_trust
 from engine.userns.access import check_root_access
 from engine.userns.remap import resolve_remap
@@ -81,6 +83,9 @@ class EngineConfig:
     userns_remap: str = ""
     # Repositories whose images need a signature (config file only; see engine.trust.policy).
     trust: TrustPolicy = field(default_factory=TrustPolicy)
+    # Run as an unprivileged user in a user namespace (engine.rootless); on whenever a
+    # non-root user starts the engine.
+    rootless: bool = False
 
     @property
     def paths(self) -> Paths:
@@ -235,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run containers in user namespaces, root mapped to the user's /etc/subuid and "
         "/etc/subgid ranges ('default': the dockremap user, created if missing)",
     )
+    parser.add_argument(
+        "--rootless",
+        action="store_true",
+        default=None,
+        help="run as an unprivileged user in a user namespace, state under the XDG "
+        "directories (the default for a non-root user)",
+    )
     return parser
 
 
@@ -322,7 +334,7 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidParameter("api-max-connections must be a number, 0 or more")
         return value
-    if name in ("debug", "insecure_tcp", "tls", "tlsverify"):
+    if name in ("debug", "insecure_tcp", "tls", "tlsverify", "rootless"):
         if not isinstance(value, bool):
             raise InvalidParameter(f"{name.replace('_', '-')} must be true or false")
         return value
@@ -381,6 +393,10 @@ def load_config(argv: list[str] | None = None) -> EngineConfig:
     config = EngineConfig(config_file=config_file)
     for name, value in {**file_values, **flags}.items():
         setattr(config, name, _coerce(name, value))
+    if os.geteuid() != 0 or in_namespace():
+        config.rootless = True
+    if config.rootless:
+        _rootless_defaults(config, {*file_values, *flags})
     if not config.data_root.is_absolute():
         config.data_root = Path(os.path.abspath(config.data_root))
     if config.userns_remap:
@@ -389,6 +405,18 @@ def load_config(argv: list[str] | None = None) -> EngineConfig:
             check_root_access(config.data_root, remap.mapping.root_pair)
         config.userns_remap = remap.spec if remap else ""
     return config
+
+
+def _rootless_defaults(config: EngineConfig, given: set[str]) -> None:
+    """The XDG directories for what was not given, as rootless dockerd takes them."""
+    if config.userns_remap:
+        raise InvalidParameter("--userns-remap is not supported in rootless mode")
+    if "data_root" not in given:
+        config.data_root = default_data_root(os.environ)
+    if "exec_root" not in given:
+        config.exec_root = default_exec_root(os.environ)
+    if "hosts" not in given:
+        config.hosts = [default_host(os.environ)]
 
 
 def reload_config(current: EngineConfig) -> list[str]:

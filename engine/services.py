@@ -9,6 +9,7 @@ socket listens: ``/_ping`` answers while this is built. ``prepare`` blocks (run 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 
@@ -20,7 +21,7 @@ from engine.containers.service import ContainerService
 from engine.containers.state import is_running
 from engine.containers.store import ContainerStore
 from engine.content.store import ContentStore
-from engine.errors import EngineError
+from engine.errors import EngineError, Unavailable
 from engine.events.bus import EventBus
 from engine.images.distribution_map import DistributionMap
 from engine.images.layer_downloads import Downloads
@@ -33,12 +34,22 @@ from engine.networks.nftables import Nftables
 from engine.networks.ports import PortAllocator
 from engine.networks.sandbox import SandboxManager
 from engine.networks.service import NetworkService
+from engine.rootless.limits import RUNTIME_OPTIONS
 from engine.snapshots.store import SnapshotStore
 from engine.volumes.service import VolumeService
 
 log = logging.getLogger("doca.engine")
 
 HOST_RESOLV_CONF = "/etc/resolv.conf"
+
+
+def _without_cgroups(setup: HostSetup) -> HostSetup:
+    """A rootless engine's containers get no cgroup: only crun runs them without one."""
+    if setup.runtime.name != "crun":
+        raise Unavailable("rootless mode needs crun: install it (apt-get install crun)")
+    return dataclasses.replace(
+        setup, runtime=dataclasses.replace(setup.runtime, options=RUNTIME_OPTIONS)
+    )
 
 
 class Services:
@@ -67,6 +78,8 @@ class Services:
         default bridge, find the OCI runtime and the firewall."""
         self.recover()
         setup = detect_host(self.paths.exec_root)
+        if self.config.rootless:
+            setup = _without_cgroups(setup)
         log.info("OCI runtime: %s (%s)", setup.runtime.path, setup.cgroups.note)
         self.sandboxes = self._sandboxes()
         self.containers = self._container_service(setup, self.sandboxes)

@@ -16,6 +16,7 @@ from doca.cli import (
     inspection,
     networks,
     registry_commands,
+    setup_rootless,
     system,
     volumes,
 )
@@ -78,6 +79,7 @@ cli.add_command(registry)
 cli.add_command(credentials)
 cli.add_command(compose)
 cli.add_command(trust)
+cli.add_command(setup_rootless.setup)
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ from engine.containers.listing import list_containers
 from engine.errors import InvalidParameter
 from engine.filters import parse_timestamp
 from engine.images.reference import parse_reference
+from engine.rootless.limits import discard_resource_limits
+from engine.rootless.ports import refuse_published_ports
 from engine.runtime.attach import AttachConnection
 from engine.system.disk_usage import container_sizes
 
@@ -49,8 +51,12 @@ async def create(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await json_body(request)
     await verify_image_trust(ctx.config, ctx.images, body)
+    warnings: list[str] = []
+    if ctx.config.rootless and isinstance(body, dict) and isinstance(body.get("HostConfig"), dict):
+        refuse_published_ports(body["HostConfig"])
+        warnings = discard_resource_limits(body["HostConfig"])
     record = await ctx.containers.create(request.query.get("name") or None, body)
-    return json_response({"Id": record.id, "Warnings": []}, status=201)
+    return json_response({"Id": record.id, "Warnings": warnings}, status=201)
 
 
 async def inspect(request: web.Request) -> web.Response:

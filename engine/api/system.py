@@ -24,6 +24,7 @@ from engine.images.registry_access import (
     with_fallback,
 )
 from engine.registry.auth import Credentials
+from engine.rootless.limits import rootless_info
 from engine.system.disk_usage import disk_usage
 from engine.timefmt import rfc3339_nano
 
@@ -102,6 +103,8 @@ async def info(request: web.Request) -> web.Response:
         "SecurityOptions": security_options(ctx.config.userns_remap, host.cgroup_version),
         "Warnings": None,
     }
+    if ctx.config.rootless:
+        rootless_info(data)
     return json_response(data)
 
 

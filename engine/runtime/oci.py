@@ -95,6 +95,8 @@ class OciRuntime:
 
     path: str
     root: Path
+    # Global flags before every verb, e.g. crun's --cgroup-manager=disabled when rootless.
+    options: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -102,11 +104,11 @@ class OciRuntime:
 
     def argv(self, *args: str) -> list[str]:
         """Full command line for one runtime verb (pure)."""
-        return [self.path, "--root", str(self.root), "--log-format=json", *args]
+        return [self.path, "--root", str(self.root), *self.options, "--log-format=json", *args]
 
     def conmon_runtime_args(self) -> list[str]:
         """Global runtime flags conmon must pass on, so ``create``/``exec`` see the same root."""
-        return ["--root", str(self.root)]
+        return ["--root", str(self.root), *self.options]
 
     async def _run(self, *args: str) -> str:
         proc = await asyncio.create_subprocess_exec(

@@ -6,6 +6,7 @@ Doca refuses them up front, with runc's words, so ``create`` already fails clean
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 from engine.errors import InvalidParameter, SystemError_
@@ -69,6 +70,17 @@ PRIVATE_NETWORK_DEFAULTS = {
 }
 
 
+@functools.cache
+def running_in_user_namespace() -> bool:
+    """moby's ``userns.RunningInUserNS``: the engine itself is in a user namespace (rootless),
+    which its own uid_map shows as anything but the whole identity range."""
+    try:
+        with open("/proc/self/uid_map") as file:
+            return file.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
 def container_sysctls(
     sysctls: Mapping[str, str],
     *,
@@ -91,7 +103,7 @@ def container_sysctls(
         # dockerd's defaults for a container with its own network namespace: ping without
         # CAP_NET_RAW and ports below 1024 without CAP_NET_BIND_SERVICE. As dockerd, no ping
         # range in a user namespace, where GIDs past its mapping cannot be named.
-        if not userns:
+        if not userns and not running_in_user_namespace():
             values.update(PRIVATE_NETWORK_DEFAULTS)
         else:
             values["net.ipv4.ip_unprivileged_port_start"] = "0"

@@ -17,6 +17,8 @@ apt_packages=(
     python3 python3-venv python3-pip
     crun runc conmon tini
     nftables iproute2
+    # the rootless engine: subordinate id maps and user-mode networking
+    uidmap slirp4netns
     busybox-static
     # Qt's xcb platform plugin and what PySide6 loads at start
     libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0

@@ -1,0 +1,412 @@
+"""``doca-engine --rootless``: the engine run by an unprivileged user in a user namespace of its
+own, driven by the real docker CLI as that user.
+
+The module creates a user with a subordinate range of its own in /etc/subuid and /etc/subgid
+(both files restored byte for byte afterwards) and removes the user at the end. The engine runs
+with the user's XDG directories: data under ``~/.local/share/doca``, socket under
+``$XDG_RUNTIME_DIR/doca``.
+
+The test interpreter may live under a directory the user cannot enter (``/root``); then the
+engine runs in a private mount namespace where that directory is a world-readable tmpfs with
+just the interpreter's installation bound back into it. Nothing changes on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.engine import DOCKER, short_root
+from tests.support.testimage import TestImage
+
+REPO = Path(__file__).resolve().parents[2]
+SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
+RANGE = 65536
+START_TIMEOUT = 30.0
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Run as root in a private mount namespace: make the interpreter reachable (see the module's
+# docstring), then become the user.
+_LAUNCH = r"""
+set -e
+user=$1 stage=$2 blocked=$3 prefix=$4
+shift 4
+if [ -n "$blocked" ]; then
+    mount --bind "$prefix" "$stage"
+    mount -t tmpfs -o mode=755 tmpfs "$blocked"
+    mkdir -p "$prefix"
+    mount --bind "$stage" "$prefix"
+fi
+exec runuser -u "$user" -- "$@"
+"""
+
+
+def _blocked_ancestor(path: Path) -> Path | None:
+    """The topmost directory above ``path`` that others may not search, if any."""
+    for directory in reversed(path.parents):
+        if directory != Path("/") and not os.stat(directory).st_mode & 0o001:
+            return directory
+    return None
+
+
+@dataclass
+class RootlessUser:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+    run_dir: Path  # XDG_RUNTIME_DIR
+    sub_start: int
+    scratch: Path  # root-owned, for the mount staging directory
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "doca" / "doca.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "doca.pid"
+
+    def env(self, **extra: str) -> list[str]:
+        values = {
+            "HOME": str(self.home),
+            "PATH": PATH,
+            "XDG_RUNTIME_DIR": str(self.run_dir),
+            "DOCKER_HOST": f"unix://{self.socket}",
+            "DOCKER_CONFIG": str(self.home / "docker-config"),
+            "NO_COLOR": "1",
+            **extra,
+        }
+        return ["env", "-i", *(f"{key}={value}" for key, value in values.items() if value)]
+
+    def launch_argv(self, argv: Sequence[str], **env: str) -> list[str]:
+        """``argv`` run as the user, with this interpreter reachable."""
+        prefix = Path(sys.base_prefix)
+        blocked = _blocked_ancestor(prefix)
+        stage = self.scratch / "stage"
+        stage.mkdir(exist_ok=True)
+        return [
+            "unshare", "--mount", "--propagation", "private", "sh", "-c", _LAUNCH, "launch",
+            self.name, str(stage), str(blocked or ""), str(prefix), *self.env(**env), *argv,
+        ]  # fmt: skip
+
+    def run(
+        self, argv: Sequence[str], *, timeout: float = 120, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.launch_argv(argv, **env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def owned_pids(self) -> list[int]:
+        """Processes running as the user or as one of its subordinate IDs: only this module
+        starts any (the user and the range are its own)."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                uid = entry.stat().st_uid
+            except FileNotFoundError:
+                continue
+            if uid == self.uid or self.sub_start <= uid < self.sub_start + RANGE:
+                pids.append(int(entry.name))
+        return pids
+
+
+def _restore(saved: dict[Path, tuple[bytes, os.stat_result] | None]) -> None:
+    for path, before in saved.items():
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(before[0])
+            os.chmod(path, before[1].st_mode & 0o7777)
+            os.utime(path, ns=(before[1].st_atime_ns, before[1].st_mtime_ns))
+
+
+@pytest.fixture(scope="module")
+def user() -> Iterator[RootlessUser]:
+    if os.geteuid() != 0:
+        pytest.skip("creating a user needs root")
+    for tool in ("newuidmap", "newgidmap", "crun", "useradd", "runuser", "unshare"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    saved = {
+        path: (path.read_bytes(), os.stat(path)) if path.exists() else None for path in SUBID_FILES
+    }
+    name = "drl" + secrets.token_hex(4)
+    scratch = short_root()
+    created = False
+    account: RootlessUser | None = None
+    try:
+        subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
+        created = True
+        info = pwd.getpwnam(name)
+        # useradd may have given the user a range already: replace the files with the saved
+        # ones plus a range of this module's own, far above the usual 100000.
+        start = 200_000_000 + secrets.randbelow(4000) * RANGE
+        for path, before in saved.items():
+            text = before[0] if before else b""
+            lead = b"\n" if text and not text.endswith(b"\n") else b""
+            path.write_bytes(text + lead + f"{name}:{start}:{RANGE}\n".encode())
+        os.chmod(scratch, 0o711)  # the user reaches its runtime directory below it
+        run_dir = scratch / "run"
+        run_dir.mkdir(mode=0o700)
+        os.chown(run_dir, info.pw_uid, info.pw_gid)
+        home = Path(info.pw_dir)
+        config = home / "docker-config"
+        config.mkdir()
+        os.chown(config, info.pw_uid, info.pw_gid)
+        account = RootlessUser(name, info.pw_uid, info.pw_gid, home, run_dir, start, scratch)
+        yield account
+    finally:
+        if account is not None:
+            for pid in account.owned_pids():
+                with_suppress_kill(pid)
+            deadline = time.monotonic() + 10
+            while account.owned_pids() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        if created:
+            subprocess.run(["userdel", "-r", name], capture_output=True, check=False)
+        _restore(saved)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def with_suppress_kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class RootlessEngine:
+    user: RootlessUser
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def inner_pid(self) -> int:
+        return int(self.user.pidfile.read_text().strip())
+
+    def docker(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["runuser", "-u", self.user.name, "--", *self.user.env(), DOCKER, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {result.returncode}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}\n"
+                f"engine log:\n{self.log.read_text(errors='replace')[-4000:]}"
+            )
+        return result
+
+
+def _status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+@pytest.fixture(scope="module")
+def engine(user: RootlessUser, test_image: TestImage) -> Iterator[RootlessEngine]:
+    log = user.scratch / "engine.log"
+    engine_argv = [
+        str(Path(sys.executable).with_name("doca-engine")),
+        "--rootless",
+        "--log-level",
+        "debug",
+        "--pidfile",
+        str(user.pidfile),
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            user.launch_argv(engine_argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    started = RootlessEngine(user, proc, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (user.socket.exists() and started.docker("version", check=False).returncode == 0):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the rootless engine did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        tar = user.home / "busybox.tar"
+        shutil.copyfile(test_image.save_tar, tar)
+        os.chown(tar, user.uid, user.gid)
+        started.docker("load", "-i", str(tar))
+        yield started
+    finally:
+        _stop(started)
+
+
+def _stop(engine: RootlessEngine) -> None:
+    """SIGTERM to the engine's outer process (it passes it on), then wait for the launcher."""
+    try:
+        outer = int(_status(engine.inner_pid())["PPid"])
+        if Path(f"/proc/{outer}").stat().st_uid == engine.user.uid:
+            os.kill(outer, signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        engine.proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(engine.proc.pid, signal.SIGKILL)
+        engine.proc.wait(10)
+
+
+def test_containers_run_as_root_of_the_namespace(engine: RootlessEngine) -> None:
+    out = engine.docker("run", "--rm", "--network", "none", "busybox", "id").stdout
+    assert out.startswith("uid=0(root) gid=0(root)")
+
+
+def test_the_engine_has_no_capabilities_outside_its_namespace(
+    engine: RootlessEngine, user: RootlessUser
+) -> None:
+    inner = engine.inner_pid()
+    outer = int(_status(inner)["PPid"])
+    for pid in (outer, inner):
+        assert _status(pid)["Uid"].split() == [str(user.uid)] * 4
+    # The outer process is in the host's user namespace, with no capability at all.
+    assert int(_status(outer)["CapEff"], 16) == 0
+    assert int(_status(outer)["CapPrm"], 16) == 0
+    assert os.readlink(f"/proc/{outer}/ns/user") == os.readlink("/proc/self/ns/user")
+    # The engine proper holds its capabilities in a user namespace of its own, mapped from
+    # the user's IDs only.
+    assert os.readlink(f"/proc/{inner}/ns/user") != os.readlink("/proc/self/ns/user")
+    uid_map = [line.split() for line in Path(f"/proc/{inner}/uid_map").read_text().splitlines()]
+    assert uid_map == [["0", str(user.uid), "1"], ["1", str(user.sub_start), str(RANGE)]]
+
+
+def test_bind_mount_files_belong_to_the_user_and_its_subordinate_ids(
+    engine: RootlessEngine, user: RootlessUser
+) -> None:
+    shared = user.home / "shared"
+    shared.mkdir()
+    os.chown(shared, user.uid, user.gid)
+    script = "touch /s/by-root && mkdir /s/app && chown 1000:1000 /s/app && chmod 777 /s"
+    engine.docker(
+        "run", "--rm", "--network", "none", "-v", f"{shared}:/s", "busybox", "sh", "-c", script
+    )
+    engine.docker(
+        "run", "--rm", "--network", "none", "-u", "1000", "-v", f"{shared}:/s",
+        "busybox", "touch", "/s/by-1000",
+    )  # fmt: skip
+    owners = {p.name: (p.lstat().st_uid, p.lstat().st_gid) for p in shared.iterdir()}
+    assert owners["by-root"] == (user.uid, user.gid)
+    sub_1000 = user.sub_start + 999  # container ID 1 is the range's first
+    assert owners["app"] == (sub_1000, sub_1000)
+    assert owners["by-1000"][0] == sub_1000
+    assert all(uid != 0 for uid, _ in owners.values())
+
+
+def test_a_named_volume_outlives_its_container(engine: RootlessEngine) -> None:
+    engine.docker("volume", "create", "keep")
+    run = ("run", "--rm", "--network", "none", "-v", "keep:/data", "busybox")
+    engine.docker(*run, "sh", "-c", "echo kept > /data/f")
+    out = engine.docker(*run, "cat", "/data/f")
+    assert out.stdout == "kept\n"
+
+
+def test_build_runs_its_steps_in_the_namespace(engine: RootlessEngine, user: RootlessUser) -> None:
+    context = user.home / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo built > /built && chown 1000:1000 /built\nCMD cat /built\n"
+    )
+    for path in (context, context / "Dockerfile"):
+        os.chown(path, user.uid, user.gid)
+    result = subprocess.run(
+        ["runuser", "-u", user.name, "--", *user.env(DOCKER_BUILDKIT="0"), DOCKER,
+         "build", "--network", "none", "-t", "rootless-built", str(context)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = engine.docker(
+        "run", "--rm", "--network", "none", "rootless-built", "sh", "-c",
+        "cat /built; stat -c %u /built",
+    )  # fmt: skip
+    assert out.stdout == "built\n1000\n"
+
+
+def test_containers_on_a_user_network_resolve_each_other(engine: RootlessEngine) -> None:
+    engine.docker("network", "create", "rl-net")
+    engine.docker("run", "-d", "--name", "rl-peer", "--network", "rl-net", "busybox", "sleep", "60")
+    try:
+        out = engine.docker(
+            "run", "--rm", "--network", "rl-net", "busybox", "ping", "-c1", "-W5", "rl-peer"
+        )
+        assert "1 packets received" in out.stdout
+    finally:
+        engine.docker("rm", "-f", "rl-peer", check=False)
+
+
+def test_network_host_is_the_engines_own_namespace(engine: RootlessEngine) -> None:
+    out = engine.docker("run", "--rm", "--network", "host", "busybox", "ip", "-o", "link").stdout
+    names = {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+    host_names = {p.name for p in Path("/sys/class/net").iterdir()}
+    assert "lo" in names
+    assert names != host_names  # not the host's interfaces
+
+
+def test_a_memory_limit_is_refused_with_a_warning(engine: RootlessEngine) -> None:
+    result = engine.docker("create", "--network", "none", "-m", "64m", "busybox", "true")
+    assert (
+        "WARNING: Your kernel does not support memory limit capabilities or the cgroup is not "
+        "mounted. Limitation discarded." in result.stderr
+    )
+    container = result.stdout.strip()
+    try:
+        memory = engine.docker("inspect", "-f", "{{.HostConfig.Memory}}", container).stdout
+        assert memory.strip() == "0"
+    finally:
+        engine.docker("rm", container)
+
+
+def test_published_ports_are_refused_clearly(engine: RootlessEngine) -> None:
+    result = engine.docker(
+        "run", "--rm", "-p", "127.0.0.1:18080:80", "busybox", "true", check=False
+    )
+    assert result.returncode == 125
+    assert "publishing ports is not supported by the rootless engine" in result.stderr
+
+
+def test_info_says_rootless_without_cgroups(engine: RootlessEngine, user: RootlessUser) -> None:
+    info = json.loads(engine.docker("info", "--format", "{{json .}}").stdout)
+    assert info["CgroupDriver"] == "none"
+    assert "name=rootless" in info["SecurityOptions"]
+    assert info["MemoryLimit"] is False
+    assert info["DockerRootDir"] == str(user.home / ".local" / "share" / "doca")
+    assert any("rootless-mode without cgroups" in w for w in info["Warnings"])
+    text = engine.docker("info").stderr
+    assert "WARNING: Running in rootless-mode without cgroups." in text
+
+
+def test_setup_rootless_checks_the_user(user: RootlessUser) -> None:
+    doca = [str(Path(sys.executable).with_name("doca")), "setup", "rootless"]
+    ready = user.run(doca)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert f"[OK] subordinate IDs (/etc/subuid): {RANGE} IDs" in ready.stdout
+    lacking = user.run(doca, XDG_RUNTIME_DIR="")
+    assert lacking.returncode == 1
+    assert "[MISSING] XDG_RUNTIME_DIR: XDG_RUNTIME_DIR needs to be set" in lacking.stdout

@@ -1,0 +1,203 @@
+"""The rootless engine's pure parts: its directories, ID maps, prerequisites, and what it says
+about resource limits and published ports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from doca.cli.setup_rootless import render
+from engine.config import load_config
+from engine.errors import InvalidParameter
+from engine.rootless.dirs import default_data_root, default_exec_root, default_host
+from engine.rootless.idmaps import helper_argv, own_and_subordinate, rootless_maps
+from engine.rootless.limits import discard_resource_limits, rootless_info
+from engine.rootless.mark import INSIDE_MARK
+from engine.rootless.ports import refuse_published_ports
+from engine.rootless.prerequisites import Helper, HostFacts, check, missing, namespace_findings
+from engine.rootless.slirp import slirp_argv
+from engine.userns.idmap import IdMap
+from engine.userns.subids import SubIdRange
+
+ENV = {"HOME": "/home/ada", "XDG_RUNTIME_DIR": "/run/user/1000"}
+
+
+def test_directories_follow_xdg() -> None:
+    assert default_data_root(ENV) == Path("/home/ada/.local/share/doca")
+    assert default_exec_root(ENV) == Path("/run/user/1000/doca")
+    assert default_host(ENV) == "unix:///run/user/1000/doca/doca.sock"
+    assert default_data_root({**ENV, "XDG_DATA_HOME": "/data"}) == Path("/data/doca")
+    # A relative XDG_DATA_HOME is ignored, as the specification says.
+    assert default_data_root({**ENV, "XDG_DATA_HOME": "rel"}) == Path("/home/ada/.local/share/doca")
+
+
+def test_no_runtime_dir_is_an_error() -> None:
+    with pytest.raises(InvalidParameter, match="XDG_RUNTIME_DIR needs to be set"):
+        default_exec_root({"HOME": "/home/ada"})
+
+
+def test_config_inside_the_namespace_is_rootless_with_xdg_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in {**ENV, INSIDE_MARK: "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    config = load_config([])
+    assert config.rootless
+    assert config.data_root == Path("/home/ada/.local/share/doca")
+    assert config.exec_root == Path("/run/user/1000/doca")
+    assert config.hosts == ["unix:///run/user/1000/doca/doca.sock"]
+    given = load_config(["--data-root", "/srv/d", "-H", "unix:///tmp/x.sock"])
+    assert given.data_root == Path("/srv/d")
+    assert given.hosts == ["unix:///tmp/x.sock"]
+    assert given.exec_root == Path("/run/user/1000/doca")
+
+
+def test_root_is_not_rootless_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(INSIDE_MARK, raising=False)
+    if os.geteuid() != 0:
+        pytest.skip("runs as root only")
+    assert not load_config([]).rootless
+
+
+def test_rootless_refuses_userns_remap(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {**ENV, INSIDE_MARK: "1"}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InvalidParameter, match="not supported in rootless mode"):
+        load_config(["--userns-remap", "default"])
+
+
+def test_maps_put_the_user_at_zero_and_the_ranges_after() -> None:
+    ranges = [SubIdRange("ada", 100000, 65536), SubIdRange("ada", 300000, 10)]
+    assert own_and_subordinate(1000, ranges) == (
+        IdMap(0, 1000, 1),
+        IdMap(1, 100000, 65536),
+        IdMap(65537, 300000, 10),
+    )
+    assert helper_argv("newuidmap", 42, own_and_subordinate(1000, ranges[:1])) == [
+        "newuidmap", "42", "0", "1000", "1", "1", "100000", "65536",
+    ]  # fmt: skip
+
+
+def test_maps_match_the_user_by_name_or_uid_and_need_both_files() -> None:
+    by_uid = [SubIdRange("1000", 100000, 65536)]
+    maps = rootless_maps("ada", 1000, 1000, by_uid, by_uid)
+    assert maps.mapping.root_pair == (1000, 1000)
+    assert maps.mapping.to_host(1000, 1000) == (100999, 100999)
+    with pytest.raises(InvalidParameter, match="/etc/subgid"):
+        rootless_maps("ada", 1000, 1000, by_uid, [SubIdRange("bob", 1, 2)])
+
+
+def _facts(**changes: Any) -> HostFacts:
+    good = Helper("/usr/bin/newuidmap", setuid_root=True)
+    values: dict[str, Any] = {
+        "user": "ada",
+        "uid": 1000,
+        "subuids": (SubIdRange("ada", 100000, 65536),),
+        "subgids": (SubIdRange("ada", 100000, 65536),),
+        "helpers": {"newuidmap": good, "newgidmap": good},
+        "userns_clone": None,
+        "apparmor_restrict": None,
+        "max_user_namespaces": "63000\n",
+        "runtime_dir": "/run/user/1000",
+        "runtime_dir_owner": 1000,
+        "crun": "/usr/bin/crun",
+        "network_helper": "/usr/bin/slirp4netns",
+        "kernel": (6, 1),
+    }
+    values.update(changes)
+    return HostFacts(**values)
+
+
+def test_a_ready_host_has_nothing_missing() -> None:
+    findings = check(_facts())
+    assert missing(findings) == []
+    assert render(findings)[0] == "[OK] subordinate IDs (/etc/subuid): 65536 IDs: 100000-165535"
+
+
+@pytest.mark.parametrize(
+    ("changes", "what", "words"),
+    [
+        ({"subuids": ()}, "subordinate IDs (/etc/subuid)", "Could not find records"),
+        ({"helpers": {"newuidmap": Helper(None), "newgidmap": Helper("/x", file_caps=True)}},
+         "newuidmap (package uidmap)", "newuidmap binary not found"),
+        ({"helpers": {"newuidmap": Helper("/x", True), "newgidmap": Helper("/usr/bin/g")}},
+         "newgidmap (package uidmap)", "neither setuid root nor has file capabilities"),
+        ({"userns_clone": "0\n"}, "unprivileged user namespaces", "unprivileged_userns_clone"),
+        ({"max_user_namespaces": "0\n"}, "unprivileged user namespaces", "max_user_namespaces"),
+        ({"apparmor_restrict": "1\n"}, "unprivileged user namespaces", "AppArmor"),
+        ({"runtime_dir": ""}, "XDG_RUNTIME_DIR", "needs to be set"),
+        ({"runtime_dir_owner": 0}, "XDG_RUNTIME_DIR", "is not owned by ada"),
+        ({"crun": None}, "crun", "crun binary not found"),
+        ({"network_helper": None}, "outbound network", "neither pasta nor slirp4netns"),
+        ({"kernel": (5, 4)}, "overlayfs", "cannot mount overlayfs in a user namespace"),
+    ],
+)  # fmt: skip
+def test_each_missing_prerequisite_is_named_with_a_fix(
+    changes: dict[str, Any], what: str, words: str
+) -> None:
+    problems = missing(check(_facts(**changes)))
+    assert [p.what for p in problems] == [what]
+    assert words in problems[0].detail
+    assert problems[0].fix
+
+
+def test_the_engine_needs_only_the_namespace_prerequisites() -> None:
+    facts = _facts(crun=None, network_helper=None, runtime_dir="")
+    assert missing(namespace_findings(facts)) == []
+
+
+def test_resource_limits_are_discarded_with_dockerds_warnings() -> None:
+    host: dict[str, Any] = {"Memory": 67108864, "MemorySwap": -1, "CpuShares": 512, "PidsLimit": 0}
+    warnings = discard_resource_limits(host)
+    assert warnings == [
+        "Your kernel does not support memory limit capabilities or the cgroup is not mounted. "
+        "Limitation discarded.",
+        "Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.",
+    ]
+    assert host == {"Memory": 0, "MemorySwap": -1, "CpuShares": 0, "PidsLimit": 0}
+    assert discard_resource_limits({"Memory": 0, "CpusetCpus": ""}) == []
+
+
+def test_cpus_cannot_be_set_without_cgroups() -> None:
+    with pytest.raises(InvalidParameter, match="NanoCPUs can not be set"):
+        discard_resource_limits({"NanoCpus": 1_000_000_000})
+
+
+def test_info_reports_no_cgroups_like_rootless_dockerd() -> None:
+    info: dict[str, Any] = {
+        "MemoryLimit": True,
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2",
+        "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
+        "Warnings": None,
+    }
+    rootless_info(info)
+    assert info["MemoryLimit"] is False
+    assert info["CgroupDriver"] == "none"
+    assert info["SecurityOptions"] == [
+        "name=seccomp,profile=builtin", "name=rootless", "name=cgroupns",
+    ]  # fmt: skip
+    assert info["Warnings"] == [
+        "WARNING: Running in rootless-mode without cgroups. Systemd is required to enable "
+        "cgroups in rootless-mode."
+    ]
+
+
+def test_published_ports_are_refused() -> None:
+    refuse_published_ports({"PortBindings": {"80/tcp": None}})
+    refuse_published_ports({"PortBindings": {}})
+    with pytest.raises(InvalidParameter, match="publishing ports is not supported"):
+        refuse_published_ports({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}})
+    with pytest.raises(InvalidParameter):
+        refuse_published_ports({"PublishAllPorts": True})
+
+
+def test_slirp_argv() -> None:
+    assert slirp_argv("/usr/bin/slirp4netns", 7, 3, 4) == [
+        "/usr/bin/slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+        "--ready-fd=3", "--exit-fd=4", "7", "tap0",
+    ]  # fmt: skip
