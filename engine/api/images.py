@@ -1,4 +1,9 @@
-"""Image routes: thin handlers that decode a request, call the image service, encode."""
+"""Image routes: thin handlers that decode a request, call the image service, encode.
+
+Pull, push, load, save and search import their machinery (the registry client, compression,
+archives) on their first request, as ``engine.api.lazy`` does for builds: an engine that serves
+none of them does not hold it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import asyncio
 import io
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -23,15 +28,13 @@ from engine.api.streams import (
 from engine.api.version import VERSION_KEY
 from engine.errors import InvalidParameter
 from engine.images.importer import import_rootfs
-from engine.images.load import ImageLoader
 from engine.images.platform_query import parse_platform
-from engine.images.pull import ImagePuller, pull_reference
-from engine.images.push import ImagePusher
 from engine.images.reference import parse_normalized_named, parse_reference
-from engine.images.save import ArchiveWriter, SaveItem
-from engine.images.search import search_images
-from engine.images.transfer_progress import ProgressQueue
 from engine.registry.auth import Credentials
+
+if TYPE_CHECKING:
+    from engine.images.save import SaveItem
+    from engine.images.transfer_progress import ProgressQueue
 
 
 async def list_images(request: web.Request) -> web.Response:
@@ -76,6 +79,8 @@ async def prune_images(request: web.Request) -> web.Response:
 
 
 async def load_images(request: web.Request) -> web.StreamResponse:
+    from engine.images.load import ImageLoader
+
     ctx = context(request)
     quiet = bool_param(request, "quiet")
     stream = JsonStream(request)
@@ -122,6 +127,8 @@ async def create_image(request: web.Request) -> web.StreamResponse:
 
 
 async def pull_image(request: web.Request) -> web.StreamResponse:
+    from engine.images.pull import ImagePuller, pull_reference
+
     ctx = context(request)
     query = request.query
     ref = pull_reference(query["fromImage"], query.get("tag", ""))
@@ -139,6 +146,8 @@ async def pull_image(request: web.Request) -> web.StreamResponse:
 
 
 async def push_image(request: web.Request) -> web.StreamResponse:
+    from engine.images.push import ImagePusher
+
     ctx = context(request)
     name = parse_normalized_named(request.match_info["name"])
     tag = request.query.get("tag") or name.tag
@@ -156,6 +165,8 @@ async def push_image(request: web.Request) -> web.StreamResponse:
 
 
 async def search(request: web.Request) -> web.Response:
+    from engine.images.search import search_images
+
     ctx = context(request)
     found = await search_images(
         request.query.get("term", ""),
@@ -168,6 +179,8 @@ async def search(request: web.Request) -> web.Response:
 
 
 async def save_images(request: web.Request) -> web.StreamResponse:
+    from engine.images.save import ArchiveWriter, SaveItem
+
     ctx = context(request)
     names = request.match_info.get("name")
     wanted = [names] if names else request.query.getall("names", [])

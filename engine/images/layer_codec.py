@@ -9,6 +9,7 @@ pushed layer keeps its digest, and the registry can be asked whether it has it a
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
 import io
@@ -27,11 +28,16 @@ GZIP_LEVEL = 6
 # RFC 1952 header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown".
 _GZIP_HEADER = GZIP_MAGIC + b"\x08\x00" + b"\x00\x00\x00\x00" + b"\x00\xff"
 
-_isal_gzip: Any
-try:  # ISA-L is optional: several times faster than zlib where it is installed
-    from isal import igzip_threaded as _isal_gzip
-except ImportError:
-    _isal_gzip = None
+
+@functools.cache
+def _isal_gzip() -> Any:
+    """ISA-L's threaded gzip module, or None where it is not installed (imported at the first
+    gzip layer: an engine that pulls nothing need not hold it)."""
+    try:
+        from isal import igzip_threaded
+    except ImportError:
+        return None
+    return igzip_threaded
 
 
 def compression_of(head: bytes) -> str:
@@ -49,9 +55,10 @@ def open_uncompressed(raw: BinaryIO) -> Iterator[IO[bytes]]:
     buffered = io.BufferedReader(raw, CHUNK)  # type: ignore[type-var]
     kind = compression_of(buffered.peek(4)[:4])
     if kind == "gzip":
-        if _isal_gzip is not None:
+        isal_gzip = _isal_gzip()
+        if isal_gzip is not None:
             # One worker thread decompresses ahead while this one hashes and writes.
-            with _isal_gzip.open(buffered, "rb", threads=1) as stream:
+            with isal_gzip.open(buffered, "rb", threads=1) as stream:
                 yield cast(IO[bytes], stream)
         else:
             with gzip.GzipFile(fileobj=buffered, mode="rb") as stream:

@@ -17,15 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from pyroute2.iproute import IPRoute
-
 from engine.errors import Forbidden, InvalidParameter, NotFound, SystemError_, Unavailable
+from engine.networks import netlink
 
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 _Interface: TypeAlias = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
-_MAIN_TABLE = 254
 _PREFIX_LENGTH = re.compile(r"0|[1-9][0-9]*")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -98,20 +96,16 @@ def host_networks() -> list[Network]:
     Default routes and loopback, link-local and multicast networks are left out: a bridge
     subnet cannot clash with those."""
     found: list[Network] = []
-    with IPRoute() as ipr:
+    with netlink.RouteSocket() as rt:
         for family in (socket.AF_INET, socket.AF_INET6):
-            for route in ipr.get_routes(family=family, table=_MAIN_TABLE):
-                destination = route.get("dst")
-                if destination:
-                    found.append(
-                        ipaddress.ip_network(f"{destination}/{route['dst_len']}", strict=False)
-                    )
-        for message in ipr.get_addr():
+            for route in rt.routes(family, netlink.RT_TABLE_MAIN):
+                if route.dst:
+                    found.append(ipaddress.ip_network(f"{route.dst}/{route.dst_len}", strict=False))
+        for message in rt.addresses():
             # IFA_LOCAL is our end of a point-to-point link, IFA_ADDRESS its peer
-            for key in ("local", "address"):
-                value = message.get(key)
+            for value in (message.local, message.address):
                 if value:
-                    found.append(ipaddress.ip_interface(f"{value}/{message['prefixlen']}").network)
+                    found.append(ipaddress.ip_interface(f"{value}/{message.prefixlen}").network)
     return relevant_host_networks(found)
 
 

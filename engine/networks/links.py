@@ -1,6 +1,10 @@
-"""Bridges and veth pairs through netlink (pyroute2). Every function blocks: call them from a
-worker thread, never from the event loop's thread (pyroute2's synchronous API runs a loop of its
-own)."""
+"""Bridges and veth pairs through netlink. Every function blocks: call them from a worker
+thread, never from the event loop's thread (pyroute2's synchronous API runs a loop of its own).
+
+The engine's start-up (its bridge, found or made) goes through ``engine.networks.netlink``;
+pyroute2, which costs an idle engine megabytes, is imported where veth pairs are made and
+links deleted.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyroute2.iproute import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from engine.networks import netlink, netns
 
-from engine.networks import netns
+if TYPE_CHECKING:
+    from pyroute2.iproute import IPRoute
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -30,13 +35,12 @@ def _lookup(ipr: IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
-def _addresses(ipr: IPRoute, index: int) -> list[Interface]:
+def _addresses(rt: netlink.RouteSocket, index: int) -> list[Interface]:
     result: list[Interface] = []
-    for message in ipr.get_addr(index=index):
-        address = message.get_attr("IFA_ADDRESS")
-        if address is None:
+    for message in rt.addresses(index=index):
+        if message.address is None:
             continue
-        interface = ipaddress.ip_interface(f"{address}/{message['prefixlen']}")
+        interface = ipaddress.ip_interface(f"{message.address}/{message.prefixlen}")
         if not interface.ip.is_link_local:
             result.append(interface)
     return result
@@ -49,9 +53,9 @@ def _set_sysfs(path: str, value: str) -> None:
 
 def bridge_addresses(name: str) -> list[Interface] | None:
     """The addresses of bridge ``name``, or None if there is no such link."""
-    with IPRoute() as ipr:
-        index = _lookup(ipr, name)
-        return None if index is None else _addresses(ipr, index)
+    with netlink.RouteSocket() as rt:
+        link = rt.link(name)
+        return None if link is None else _addresses(rt, link.index)
 
 
 def ensure_bridge(name: str, addresses: Sequence[Interface], mtu: int | None = None) -> None:
@@ -60,38 +64,35 @@ def ensure_bridge(name: str, addresses: Sequence[Interface], mtu: int | None = N
     Published ports on the host's loopback are DNAT'ed to containers, which the kernel only
     routes out of the bridge with ``route_localnet``.
     """
-    with IPRoute() as ipr:
-        index = _lookup(ipr, name)
-        if index is None:
-            options = {"mtu": mtu} if mtu else {}
-            with contextlib.suppress(NetlinkError):  # lost a race with another creator
-                ipr.link("add", ifname=name, kind="bridge", **options)
-            index = _lookup(ipr, name)
-            if index is None:
+    with netlink.RouteSocket() as rt:
+        link = rt.link(name)
+        if link is None:
+            with contextlib.suppress(OSError):  # lost a race with another creator
+                rt.add_bridge(name, mtu)
+            link = rt.link(name)
+            if link is None:
                 raise OSError(ENOENT, f"bridge {name} could not be created")
-        have = set(_addresses(ipr, index))
+        have = set(_addresses(rt, link.index))
         for interface in addresses:
             if interface in have:
                 continue
             if interface.version == 6:
                 _set_sysfs(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
             try:
-                ipr.addr(
-                    "add",
-                    index=index,
-                    address=str(interface.ip),
-                    prefixlen=interface.network.prefixlen,
-                    flags=NODAD if interface.version == 6 else 0,
-                )
-            except NetlinkError as exc:
-                if exc.code != EEXIST:
+                rt.add_address(link.index, interface, NODAD if interface.version == 6 else 0)
+            except OSError as exc:
+                if exc.errno != EEXIST:
                     raise
-        ipr.link("set", index=index, state="up")
+        if not link.up:
+            rt.set_up(link.index)
     _set_sysfs(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
 
 
 def delete_link(name: str) -> bool:
     """Delete a link (a bridge, or a veth together with its peer); False if there was none."""
+    from pyroute2.iproute import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
     with IPRoute() as ipr:
         try:
             ipr.link("del", ifname=name)
@@ -121,6 +122,8 @@ class EndpointLink:
 
 def add_endpoint(netns_path: Path, link: EndpointLink) -> None:
     """Create the veth pair, plug the host end into the bridge, and set up the container end."""
+    from pyroute2.iproute import IPRoute
+
     with IPRoute() as ipr:
         bridge = _lookup(ipr, link.bridge)
         if bridge is None:
@@ -152,6 +155,8 @@ def add_endpoint(netns_path: Path, link: EndpointLink) -> None:
 
 
 def _configure_inside(peer_name: str, link: EndpointLink) -> None:
+    from pyroute2.iproute import IPRoute
+
     if any(a.version == 6 for a in link.addresses):
         _set_sysfs("/proc/sys/net/ipv6/conf/all/disable_ipv6", "0")
     with IPRoute() as ipr:
@@ -178,6 +183,8 @@ def _configure_inside(peer_name: str, link: EndpointLink) -> None:
 
 def bring_up_loopback(netns_path: Path) -> None:
     def work() -> None:
+        from pyroute2.iproute import IPRoute
+
         with IPRoute() as ipr:
             loopback = _lookup(ipr, "lo")
             if loopback is not None:
