@@ -129,10 +129,11 @@ async def test_an_engine_that_ignores_sigterm_is_killed(root: Path, closing: Clo
 
 async def test_an_engine_that_never_answers_is_an_error(root: Path, closing: Closing) -> None:
     argv = fake_argv(root, "--never-ready")
-    sup = closing(supervisor(root, argv, start_timeout=0.5, max_restarts=0))
+    # Long enough for the fake engine's Python to start and log on a busy machine.
+    sup = closing(supervisor(root, argv, start_timeout=3, max_restarts=0))
     sup.start()
-    status = await sup.wait_for(EngineState.ERROR, timeout=10)
-    assert status.reason == "the engine did not answer within 0.5 s; gave up after 0 restarts"
+    status = await sup.wait_for(EngineState.ERROR, timeout=15)
+    assert status.reason == "the engine did not answer within 3 s; gave up after 0 restarts"
     assert "fake engine" in status.log_lines[0]
 
 
