@@ -16,6 +16,7 @@ from desktop_app.state.rows import (
     volume_rows,
     volume_users,
 )
+from desktop_app.state.signatures import SignatureChecks
 
 CONTAINER_COLUMNS: list[Column[ContainerRow]] = [
     Column("Project", lambda r: r.project, lambda r: r.service and f"service {r.service}"),
@@ -32,6 +33,7 @@ IMAGE_COLUMNS: list[Column[ImageRow]] = [
     Column("Size", lambda r: r.size),
     Column("In use", lambda r: "in use" if r.in_use else "", lambda r: ", ".join(r.users)),
     Column("Created", lambda r: r.created),
+    Column("Signature", lambda r: r.signature, lambda r: r.signature_detail),
 ]
 
 VOLUME_COLUMNS: list[Column[VolumeRow]] = [
@@ -58,18 +60,28 @@ class ContainersModel(RowTableModel[ContainerRow]):
 class ImagesModel(RowTableModel[ImageRow]):
     """One row per repo:tag; "in use" comes from the containers store."""
 
-    def __init__(self, store: ImagesStore, containers: ContainersStore) -> None:
+    def __init__(
+        self,
+        store: ImagesStore,
+        containers: ContainersStore,
+        signatures: SignatureChecks | None = None,
+    ) -> None:
         super().__init__(IMAGE_COLUMNS, key=lambda r: f"{r.key}@{r.id}")
         self._store = store
         self._containers = containers
+        self._signatures = signatures
         store.add_listener(self.reload)
         containers.add_listener(self.reload)
+        if signatures is not None:
+            signatures.add_listener(self.reload)
         self.reload()
 
     def reload(self) -> None:
         containers = self._containers.rows
+        images = self._store.rows
+        verdicts = self._signatures.verdicts(images) if self._signatures else {}
         self.set_rows(
-            image_rows(self._store.rows, images_in_use(containers), image_users(containers))
+            image_rows(images, images_in_use(containers), image_users(containers), verdicts)
         )
 
     def image_names(self) -> list[str]:

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desktop_app.state.signatures import Verdict
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -56,6 +59,8 @@ class ImageRow:
     in_use: bool
     created: str
     users: tuple[str, ...] = ()  # names of the containers made from it
+    signature: str = ""  # the signature badge, once checked against the trusted keys
+    signature_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,9 +194,12 @@ def image_rows(
     images: Iterable[dict[str, Any]],
     in_use: set[str],
     users: dict[str, tuple[str, ...]] | None = None,
+    signatures: Mapping[str, Verdict] | None = None,
 ) -> list[ImageRow]:
-    """One row per repo:tag (an untagged image gets one ``<none>:<none>`` row), by name."""
+    """One row per repo:tag (an untagged image gets one ``<none>:<none>`` row), by name;
+    ``signatures`` are the verdicts by image ID."""
     users = users or {}
+    signatures = signatures or {}
     out: list[ImageRow] = []
     for image in images:
         image_id = str(image.get("Id", ""))
@@ -206,6 +214,8 @@ def image_rows(
                     in_use=image_id in in_use,
                     created=format_created(image.get("Created")),
                     users=users.get(image_id, ()),
+                    signature=verdict.badge if (verdict := signatures.get(image_id)) else "",
+                    signature_detail=verdict.detail if verdict else "",
                 )
             )
     return sorted(out, key=lambda r: (r.repo_tag.startswith("<none>"), r.repo_tag, r.key))

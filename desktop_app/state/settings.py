@@ -31,6 +31,8 @@ class Settings:
     start_at_login: bool = False
     # The engine chosen in the Engines dialog (a docker context's host); "" is the local one.
     active_host: str = ""
+    # Public keys (PEM files, comma-separated) whose signatures mark images as signed.
+    trust_keys: str = ""
 
     def problems(self) -> list[str]:
         """What keeps these settings from being used; empty when they are fine."""
@@ -65,6 +67,9 @@ class Settings:
     def effective_host(self, environ: Mapping[str, str]) -> str:
         """The local engine: the one the app starts, or connects to, when none was chosen."""
         return self.engine_host or environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+    def key_paths(self) -> list[Path]:
+        return [Path(p.strip()).expanduser() for p in self.trust_keys.split(",") if p.strip()]
 
     def effective_data_root(self) -> Path:
         return Path(self.data_root or DEFAULT_DATA_ROOT)

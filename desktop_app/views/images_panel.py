@@ -18,6 +18,8 @@ from desktop_app.state.file_streams import write_chunks
 from desktop_app.state.image_details import TagError, needs_force, prune_summary, tag_target
 from desktop_app.state.resources import ContainersStore, ImagesStore
 from desktop_app.state.rows import ImageRow
+from desktop_app.state.settings import SettingsFiles
+from desktop_app.state.signatures import SignatureChecks, trusted_keys
 from desktop_app.tasks import ErrorHandler, TaskOwner
 from desktop_app.views.build_dialog import BuildDialog
 from desktop_app.views.file_dialogs import SavePathChooser, ask_save_path
@@ -49,7 +51,11 @@ class ImagesPanel(TablePanel[ImageRow]):
         run_image: Callable[[str], object],
         parent: QWidget | None = None,
     ) -> None:
-        model = ImagesModel(store, containers)
+        self.signatures = SignatureChecks(
+            lambda coro, name: tasks.spawn(coro, name=name),
+            trusted_keys(SettingsFiles.from_environ()),
+        )
+        model = ImagesModel(store, containers, self.signatures)
         super().__init__(model, store, parent)
         self.images_model = model
         self._client = client

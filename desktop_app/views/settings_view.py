@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -56,6 +57,8 @@ class SettingsView(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.data_root_edit, 1)
         row.addWidget(browse)
+        self.keys_edit = QLineEdit()
+        self.keys_edit.setPlaceholderText("~/keys/release.pub, … (images they signed get a badge)")
         self.start_engine_box = QCheckBox("Start the engine with the app when none is running")
         self.login_box = QCheckBox("Start Doca Desktop at login (in the tray)")
         self.save_button = QPushButton("Save")
@@ -67,6 +70,7 @@ class SettingsView(QWidget):
         form = QFormLayout()
         form.addRow("Engine socket or host", self.host_edit)
         form.addRow("Engine data root", data_root)
+        form.addRow("Trusted signing keys", self.keys_edit)
         form.addRow(self.start_engine_box)
         form.addRow(self.login_box)
         buttons = QHBoxLayout()
@@ -81,17 +85,20 @@ class SettingsView(QWidget):
         self._load_now()
 
     def settings(self) -> Settings:
-        """What the form says now."""
-        return Settings(
+        """What the form says now (and what it does not show, as loaded)."""
+        return replace(
+            self.loaded or Settings(),
             engine_host=self.host_edit.text().strip(),
             data_root=self.data_root_edit.text().strip(),
             start_engine=self.start_engine_box.isChecked(),
             start_at_login=self.login_box.isChecked(),
+            trust_keys=self.keys_edit.text().strip(),
         )
 
     def show_settings(self, settings: Settings) -> None:
         self.host_edit.setText(settings.engine_host)
         self.data_root_edit.setText(settings.data_root)
+        self.keys_edit.setText(settings.trust_keys)
         self.start_engine_box.setChecked(settings.start_engine)
         self.login_box.setChecked(settings.start_at_login)
 
