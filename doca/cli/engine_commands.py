@@ -21,6 +21,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
+from doca.cli.engine_certs import certs
 from doca.cli.runner import GENERAL_ERROR, Session, unreachable_message
 from doca.client import EngineClient, EngineError
 
@@ -267,5 +268,7 @@ def logs(state_dir: Path, follow: bool, lines: int | None) -> None:
         except KeyboardInterrupt:
             return
 
+
+engine.add_command(certs)
 
 COMMANDS = (engine,)
