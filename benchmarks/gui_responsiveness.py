@@ -258,7 +258,7 @@ async def probe(app: QApplication, host: str, reference: str, pulls: int) -> int
             ticks.clear()
             timer.start()
             ticks.mark()
-            task = dialog.start_pull()
+            task = dialog.start()
             if task is None:
                 raise RuntimeError("the Pull dialog did not start a pull")
             await task

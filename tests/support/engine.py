@@ -230,13 +230,15 @@ def wait_ready(
 ) -> None:
     """Poll ``ready`` until it holds; fail with the daemon's log if it exits or times out."""
     deadline = time.monotonic() + timeout
+    args = proc.args
+    program = str(args[0]) if isinstance(args, list | tuple) else str(args)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited at start:\n{log_text()}")
+            raise RuntimeError(f"{program} exited at start:\n{log_text()}")
         if ready():
             return
         time.sleep(0.05)
-    raise RuntimeError(f"{proc.args[0]} did not become ready:\n{log_text()}")
+    raise RuntimeError(f"{program} did not become ready:\n{log_text()}")
 
 
 def free_port() -> int:
