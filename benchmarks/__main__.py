@@ -30,6 +30,7 @@ CASES = {
     "build": "build",
     "gui-first-paint": "gui_first_paint",
     "gui-responsiveness": "gui_responsiveness",
+    "vm-start": "vm_start",
 }
 HERE = Path(__file__).parent
 

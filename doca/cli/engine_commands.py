@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
@@ -24,6 +24,9 @@ from rich.console import Console
 from doca.cli.engine_certs import certs
 from doca.cli.runner import GENERAL_ERROR, Session, unreachable_message
 from doca.client import EngineClient, EngineError
+
+if TYPE_CHECKING:
+    from engine_vm.options import VMOptions
 
 DEFAULT_STATE_DIR = Path("/var/lib/doca-engine")
 PIDFILE = "engine.pid"
@@ -99,6 +102,96 @@ def _tail(path: Path, lines: int) -> str:
     return "".join(text.splitlines(keepends=True)[-lines:])
 
 
+def _vm_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--vm", is_flag=True,
+                        help="The engine inside a Linux VM (QEMU) instead of on this host.",
+                        )(function)  # fmt: skip
+
+
+def _vm_state_dir(ctx: click.Context, state_dir: Path) -> Path | None:
+    """The --state-dir given, or None for the VM's own default (per served socket)."""
+    given = ctx.get_parameter_source("state_dir") != click.core.ParameterSource.DEFAULT
+    return state_dir if given else None
+
+
+def _vm_socket(host: str) -> Path:
+    if not host.startswith("unix://"):
+        _die(f"--vm serves the engine on a unix socket; give -H unix://PATH (not {host})")
+    return Path(host.removeprefix("unix://")).absolute()
+
+
+# engine_vm is imported only when --vm is given: it costs every other command start-up time.
+
+
+def _vm_options(cpus: int, memory: str, disk: str, shares: tuple[str, ...]) -> VMOptions:
+    from engine_vm.options import VMOptions, default_shares, parse_size
+
+    try:
+        return VMOptions(cpus=cpus, memory=parse_size(memory), disk=parse_size(disk),
+                         shares=tuple(shares) or default_shares())  # fmt: skip
+    except ValueError as exc:
+        _die(str(exc))
+
+
+def _vm_start(host: str, options: VMOptions, state_dir: Path | None, timeout: float | None) -> None:
+    from engine_vm import control as vm_control
+    from engine_vm.image import ImageBuildError
+    from engine_vm.options import format_size
+
+    path = _vm_socket(host)
+    try:
+        started = vm_control.start(
+            path, options, state_dir, timeout or vm_control.START_TIMEOUT,
+            log=lambda line: click.echo(line, err=True),
+        )  # fmt: skip
+    except (vm_control.VMError, ImageBuildError) as exc:
+        _die(str(exc))
+    click.echo(
+        f"Engine started at unix://{path} in a VM ({options.cpus} CPUs, "
+        f"{format_size(options.memory)} memory, {format_size(options.disk)} disk, "
+        f"{started.accelerator}) in {started.seconds:.2f} s (pid {started.pid}); "
+        f"files: {started.state_dir}"
+    )
+
+
+def _vm_stop(host: str, state_dir: Path | None, wait: float | None) -> None:
+    from engine_vm import control as vm_control
+
+    path = _vm_socket(host)
+    try:
+        pid = vm_control.stop(path, state_dir, wait or vm_control.STOP_TIMEOUT)
+    except vm_control.VMError as exc:
+        _die(str(exc))
+    click.echo(f"VM stopped (pid {pid})")
+
+
+def _vm_status(host: str, state_dir: Path | None) -> None:
+    from engine_vm import control as vm_control
+    from engine_vm.options import format_size
+
+    path = _vm_socket(host)
+    found = vm_control.status(path, state_dir)
+    if not found.running:
+        click.echo(f"No VM serves unix://{path} (files: {found.state_dir})", err=True)
+        sys.exit(GENERAL_ERROR)
+    answer = "answers" if found.answers else "does not answer"
+    click.echo(f"VM running for unix://{path}: pid {found.pid}; its engine {answer}")
+    details = [("QEMU", f"pid {found.qemu_pid}, socket over {found.transport}")]
+    if found.settings is not None:
+        options = found.settings.vm_options()
+        details += [
+            ("Resources", f"{options.cpus} CPUs, {format_size(options.memory)} memory, "
+                          f"{format_size(options.disk)} disk ({found.settings.accelerator})"),
+            ("Shared", ", ".join(options.shares) or "nothing"),
+            ("Image", found.settings.image),
+        ]  # fmt: skip
+    details.append(("Files", str(found.state_dir)))
+    for key, value in details:
+        click.echo(f"  {key + ':':<12}{value}")
+    if not found.answers:
+        sys.exit(GENERAL_ERROR)
+
+
 @click.group()
 def engine() -> None:
     """Run and look after the Doca engine."""
@@ -112,16 +205,34 @@ def engine() -> None:
               help="The engine's persistent state (default /var/lib/doca).")  # fmt: skip
 @click.option("--exec-root", type=click.Path(path_type=Path), default=None,
               help="The engine's runtime state (default /run/doca).")  # fmt: skip
-@click.option("--timeout", type=float, default=30.0, show_default=True,
-              help="Seconds to wait for the engine to answer.")  # fmt: skip
+@click.option("--timeout", type=float, default=None,
+              help="Seconds to wait for the engine to answer (30; 120 with --vm).")  # fmt: skip
+@_vm_option
+@click.option("--cpus", type=click.IntRange(min=1), default=2, show_default=True,
+              help="With --vm: the VM's CPUs.")  # fmt: skip
+@click.option("--memory", default="2g", show_default=True, metavar="SIZE",
+              help="With --vm: the VM's memory (e.g. 512m, 2g).")  # fmt: skip
+@click.option("--disk", default="20g", show_default=True, metavar="SIZE",
+              help="With --vm: the size of the VM's data disk (grown, never shrunk).")  # fmt: skip
+@click.option("--share", "shares", multiple=True, metavar="DIR",
+              help="With --vm: a host folder the VM sees at the same path (repeatable; "
+                   "default: your home folder).")  # fmt: skip
 @click.argument("engine_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- ENGINE FLAGS]")
-@click.pass_obj
+@click.pass_context
 def start(
-    session: Session, state_dir: Path, listen: str | None, data_root: Path | None,
-    exec_root: Path | None, timeout: float, engine_args: tuple[str, ...],
+    ctx: click.Context, state_dir: Path, listen: str | None, data_root: Path | None,
+    exec_root: Path | None, timeout: float | None, vm: bool, cpus: int, memory: str, disk: str,
+    shares: tuple[str, ...], engine_args: tuple[str, ...],
 ) -> None:  # fmt: skip
-    """Start doca-engine in the background and wait until it answers."""
+    """Start doca-engine in the background and wait until it answers; with --vm, inside a
+    small Linux VM whose engine socket is served at the -H path."""
+    session: Session = ctx.obj
     host = listen or session.host
+    if vm:
+        options = _vm_options(cpus, memory, disk, shares)
+        _vm_start(host, options, _vm_state_dir(ctx, state_dir), timeout)
+        return
+    timeout = 30.0 if timeout is None else timeout
     if os.geteuid() != 0:
         again = ["doca", "engine", "start", "-H", host, "--state-dir", str(state_dir)]
         again += ["--data-root", str(data_root)] if data_root else []
@@ -162,10 +273,21 @@ def start(
 
 @engine.command()
 @_state_option
-@click.option("-t", "--time", "wait", type=float, default=60.0, show_default=True,
-              help="Seconds to wait for the engine to stop.")  # fmt: skip
-def stop(state_dir: Path, wait: float) -> None:
-    """Stop the engine `doca engine start` started (SIGTERM to its pidfile's PID)."""
+@click.option("-t", "--time", "wait", type=float, default=None,
+              help="Seconds to wait for the engine to stop (60; 90 with --vm).")  # fmt: skip
+@_vm_option
+@click.option("-H", "--host", "listen", default=None, metavar="HOST",
+              help="With --vm: the socket the VM serves (default: doca's address).")  # fmt: skip
+@click.pass_context
+def stop(
+    ctx: click.Context, state_dir: Path, wait: float | None, vm: bool, listen: str | None
+) -> None:
+    """Stop the engine `doca engine start` started (SIGTERM to its pidfile's PID); with --vm,
+    shut its VM down cleanly."""
+    if vm:
+        _vm_stop(listen or ctx.obj.host, _vm_state_dir(ctx, state_dir), wait)
+        return
+    wait = 60.0 if wait is None else wait
     pidfile = state_dir / PIDFILE
     pid = read_pid(pidfile)
     if pid is None:
@@ -199,9 +321,17 @@ async def _status(client: EngineClient) -> tuple[dict[str, object], dict[str, ob
 
 @engine.command()
 @_state_option
-@click.pass_obj
-def status(session: Session, state_dir: Path) -> None:
-    """Whether the engine answers, its version, PID and files; exit 1 when it does not."""
+@_vm_option
+@click.option("-H", "--host", "listen", default=None, metavar="HOST",
+              help="With --vm: the socket the VM serves (default: doca's address).")  # fmt: skip
+@click.pass_context
+def status(ctx: click.Context, state_dir: Path, vm: bool, listen: str | None) -> None:
+    """Whether the engine answers, its version, PID and files; exit 1 when it does not. With
+    --vm: the VM that serves the engine's socket."""
+    session: Session = ctx.obj
+    if vm:
+        _vm_status(listen or session.host, _vm_state_dir(ctx, state_dir))
+        return
     console = Console(highlight=False, soft_wrap=True)
     answer = session.run(_status)
     pid = running_pid(state_dir)

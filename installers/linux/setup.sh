@@ -19,6 +19,8 @@ apt_packages=(
     nftables iproute2
     # the rootless engine: subordinate id maps and user-mode networking
     uidmap slirp4netns
+    # the engine in a VM (doca engine start --vm): QEMU and what builds its image
+    qemu-system-x86 debootstrap e2fsprogs
     busybox-static
     # Qt's xcb platform plugin and what PySide6 loads at start
     libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
@@ -84,8 +86,8 @@ case "$mode" in
         ;;
     test)
         cd "$repo"
-        "$venv/bin/ruff" check engine doca desktop_app tests benchmarks
-        "$venv/bin/ruff" format --check engine doca desktop_app tests benchmarks
+        "$venv/bin/ruff" check engine engine_vm doca desktop_app tests benchmarks
+        "$venv/bin/ruff" format --check engine engine_vm doca desktop_app tests benchmarks
         "$venv/bin/mypy"
         "$venv/bin/lint-imports"
         exec "$venv/bin/pytest" -q "$@"

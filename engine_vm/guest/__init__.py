@@ -1,0 +1,1 @@
+"""Runs inside the VM: PID 1 and what it starts."""

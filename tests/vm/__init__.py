@@ -1,0 +1,1 @@
+"""Tests of the engine inside a VM (engine_vm)."""
