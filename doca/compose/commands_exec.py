@@ -114,7 +114,7 @@ def run(
         if value:
             definition[key] = value
     definition["environment"] = {**(definition.get("environment") or {}),
-                                 **dict(e.partition("=")[::2] for e in env)}  # fmt: skip
+                                 **_run_environment(env, project.environment)}  # fmt: skip
     definition["labels"] = {**(definition.get("labels") or {}),
                             **dict(label.partition("=")[::2] for label in labels)}  # fmt: skip
     ports = list(definition.get("ports") or []) if service_ports else []
@@ -158,6 +158,19 @@ def run(
                     await client.containers.remove(container, force=True, volumes=True)
 
     sys.exit(session.run(operation))
+
+
+def _run_environment(entries: tuple[str, ...], environ: dict[str, str]) -> dict[str, str]:
+    """``-e KEY=VALUE``, and ``-e KEY`` taking the variable's value (left out when unset), as
+    Compose resolves them."""
+    found: dict[str, str] = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if sep:
+            found[key] = value
+        elif key in environ:
+            found[key] = environ[key]
+    return found
 
 
 def _run_volumes(volumes: tuple[str, ...], project: Project) -> list[dict[str, Any]]:

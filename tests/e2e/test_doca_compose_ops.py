@@ -171,9 +171,11 @@ services:
         assert absent.returncode == 1
         assert 'service "web" is not running container #2' in absent.stderr
 
-        once = doca(engine, tmp_path, "run", "--rm", "-T", "-e", "X=1", "web", "sh", "-c",
-                    "echo run $X $GREETING")  # fmt: skip
-        assert once.stdout == "run 1 hello\n"
+        once = run(DOCA_COMPOSE, engine, tmp_path, "-p", "demo", "run", "--rm", "-T", "-e",
+                   "X=1", "-e", "FROM_HOST", "-e", "UNSET", "web", "sh", "-c",
+                   "echo run $X $GREETING $FROM_HOST ${UNSET-unset}",
+                   env={"FROM_HOST": "h"})  # fmt: skip
+        assert once.stdout == "run 1 hello h unset\n"
         assert containers(docker, "demo") == ["demo-web-1"]  # --rm removed the one-off
         detached = doca(engine, tmp_path, "run", "-d", "web", "sleep", "30").stdout.strip()
         labels = json.loads(docker("inspect", detached).stdout)[0]["Config"]["Labels"]
