@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from engine.errors import InvalidParameter
 from engine.userns.idmap import IdentityMapping, IdMap
-from engine.userns.subids import SubIdRange, ranges_of
+from engine.userns.subids import SubIdRange, id_maps, ranges_of
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,7 @@ class RootlessMaps:
 
 def own_and_subordinate(own_id: int, ranges: Sequence[SubIdRange]) -> tuple[IdMap, ...]:
     """``own_id`` as 0, then each range in file order from 1 on (pure)."""
-    maps = [IdMap(0, own_id, 1)]
-    container_id = 1
-    for entry in ranges:
-        maps.append(IdMap(container_id, entry.start, entry.count))
-        container_id += entry.count
-    return tuple(maps)
+    return (IdMap(0, own_id, 1), *id_maps(ranges, first=1))
 
 
 def rootless_maps(

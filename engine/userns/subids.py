@@ -53,10 +53,11 @@ def ranges_of(ranges: Iterable[SubIdRange], name: str, uid: int) -> list[SubIdRa
     return [r for r in ranges if r.name in keys]
 
 
-def id_maps(ranges: Sequence[SubIdRange]) -> tuple[IdMap, ...]:
-    """The mapping that the ranges make: container IDs 0, 1, … laid over them in order."""
+def id_maps(ranges: Sequence[SubIdRange], first: int = 0) -> tuple[IdMap, ...]:
+    """The mapping that the ranges make: container IDs ``first``, ``first`` + 1, … laid over
+    them in order."""
     maps = []
-    container_id = 0
+    container_id = first
     for entry in ranges:
         maps.append(IdMap(container_id, entry.start, entry.count))
         container_id += entry.count

@@ -5,12 +5,10 @@ registry as `doca trust verify` checks."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from desktop_app.state.settings import Settings, SettingsFiles
 from desktop_app.state.signatures import UNSIGNED, UNTRUSTED
 from tests.support.engine import DockerCLI, EngineProcess
 from tests.support.registry import docker_registry, registry_available
-from tests.support.testimage import TestImage
+from tests.support.testimage import TestImage, one_file_rootfs
 
 DOCA = Path(sys.executable).with_name("doca")
 DESKTOP_PAGE = "Images"
@@ -64,7 +62,7 @@ def pushed(
     """Three pushed images, pulled back so the engine knows their repository digests."""
     images = {name: f"{registry}/badge/{name}:1" for name in ("signed", "plain", "stranger")}
     for name, reference in images.items():
-        docker("import", "-", reference, input=_rootfs(name))
+        docker("import", "-", reference, input=one_file_rootfs(name))
         docker("push", reference)
         if name != "plain":
             key = trusted / ("release.key" if name == "signed" else "other.key")
@@ -78,17 +76,6 @@ def pushed(
     yield images
     for reference in images.values():
         docker("rmi", reference, check=False)
-
-
-def _rootfs(name: str) -> bytes:
-    """A one-file rootfs, so each image has layers of its own."""
-    data = name.encode()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        info = tarfile.TarInfo("marker")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def test_signed_images_get_a_badge(

@@ -4,12 +4,10 @@ and running, and ``doca trust`` signing and verifying in cosign's format."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from engine.trust.keys import load_private_key, load_public_key
 from engine.trust.signature_image import SIGNATURE_ANNOTATION, SIMPLE_SIGNING
 from tests.support.engine import DOCKER, DockerCLI, EngineProcess, running_engine
 from tests.support.registry import docker_registry, registry_available
-from tests.support.testimage import TestImage
+from tests.support.testimage import TestImage, one_file_rootfs
 
 DOCA = Path(sys.executable).with_name("doca")
 USER, PASSWORD = "signer", "s3cret-pass"
@@ -66,17 +64,6 @@ def _config_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(json.dumps({"auths": {"placeholder.invalid": {}}}))
     return path
-
-
-def _tiny_rootfs(text: str) -> bytes:
-    """A one-file rootfs, so each imported image has layers no other image shares."""
-    data = text.encode()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        info = tarfile.TarInfo("marker")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +113,7 @@ def images(setup: Setup, test_image: TestImage) -> dict[str, str]:
             setup.sign(reference)
     for name, key in (("unsigned", None), ("stranger", "other")):
         reference = f"{registry}/signed/{name}:1"
-        setup.docker("import", "-", reference, input=_tiny_rootfs(name))
+        setup.docker("import", "-", reference, input=one_file_rootfs(name))
         setup.docker("push", reference)
         if key is not None:
             setup.sign(reference, key)

@@ -480,3 +480,15 @@ def build_test_image(directory: Path, *, busybox: Path = BUSYBOX) -> TestImage:
         diff_ids=diff_ids,
         repo_tag=repo_tag,
     )
+
+
+def one_file_rootfs(text: str) -> bytes:
+    """A rootfs tar of one file holding ``text``: an image imported from it has layers no
+    other image shares."""
+    data = text.encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo("marker")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
