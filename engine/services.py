@@ -31,10 +31,11 @@ from engine.networks.dns import EmbeddedDns
 from engine.networks.dnsforward import host_upstreams
 from engine.networks.firewall import Firewall, table_name
 from engine.networks.nftables import Nftables
-from engine.networks.ports import PortAllocator
+from engine.networks.ports import PortAllocator, SocketOpener
 from engine.networks.sandbox import SandboxManager
 from engine.networks.service import NetworkService
 from engine.rootless.limits import RUNTIME_OPTIONS
+from engine.rootless.port_driver import PortDriverClient
 from engine.snapshots.store import SnapshotStore
 from engine.volumes.service import VolumeService
 
@@ -147,11 +148,22 @@ class Services:
             self.paths.sandboxes,
             self.paths.netns,
             Firewall(nft, table_name(self.config.bridge)),
-            PortAllocator(),
+            PortAllocator(opener=self._host_sockets()),
             EmbeddedDns(lambda: host_upstreams(HOST_RESOLV_CONF)),
         )
         manager.load()
         return manager
+
+    def _host_sockets(self) -> SocketOpener | None:
+        """A rootless engine's host sockets come from its outer process, in the host's network
+        namespace; a root engine opens its own."""
+        if not self.config.rootless:
+            return None
+        client = PortDriverClient.from_environment()
+        if client is None:
+            log.warning("no port driver: published ports are reachable only inside the engine")
+            return None
+        return client.open
 
     def _container_service(self, setup: HostSetup, sandboxes: SandboxManager) -> ContainerService:
         lifecycle = Lifecycle(

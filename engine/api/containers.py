@@ -24,7 +24,6 @@ from engine.errors import InvalidParameter
 from engine.filters import parse_timestamp
 from engine.images.reference import parse_reference
 from engine.rootless.limits import discard_resource_limits
-from engine.rootless.ports import refuse_published_ports
 from engine.runtime.attach import AttachConnection
 from engine.system.disk_usage import container_sizes
 
@@ -53,7 +52,6 @@ async def create(request: web.Request) -> web.Response:
     await verify_image_trust(ctx.config, ctx.images, body)
     warnings: list[str] = []
     if ctx.config.rootless and isinstance(body, dict) and isinstance(body.get("HostConfig"), dict):
-        refuse_published_ports(body["HostConfig"])
         warnings = discard_resource_limits(body["HostConfig"])
     record = await ctx.containers.create(request.query.get("name") or None, body)
     return json_response({"Id": record.id, "Warnings": warnings}, status=201)

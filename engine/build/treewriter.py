@@ -33,6 +33,7 @@ from engine.build.pathmatch import clean
 from engine.containers.copy_in import quote
 from engine.containers.rootpath import resolve_in_root
 from engine.errors import InvalidParameter, SystemError_
+from engine.rootless.overlay_marks import is_overlay_xattr
 
 CHUNK = 1 << 20
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -286,7 +287,7 @@ class TreeWriter:
         if node.owner is not None:
             os.fchown(fd, *node.owner)
         for key, value in node.xattrs.items():
-            if key.startswith("trusted.overlay."):
+            if is_overlay_xattr(key):
                 continue  # overlayfs trusts these: only the engine may set them
             try:
                 os.setxattr(fd, key, value)

@@ -36,6 +36,7 @@ from typing import BinaryIO
 import orjson
 
 from engine.errors import InvalidParameter, SystemError_, tar_error_text
+from engine.rootless.overlay_marks import is_overlay_xattr
 from engine.snapshots import tarstream
 from engine.snapshots.tarstream import open_stream
 
@@ -300,7 +301,7 @@ class _Extractor:
         for key, value in member.pax_headers.items():
             attr = key[len(_PAX_XATTR_PREFIX) :]
             # overlayfs trusts its own xattrs; only the engine may set them.
-            if not key.startswith(_PAX_XATTR_PREFIX) or attr.startswith("trusted.overlay."):
+            if not key.startswith(_PAX_XATTR_PREFIX) or is_overlay_xattr(attr):
                 continue
             try:
                 os.setxattr(fd, attr, value.encode("utf-8", "surrogateescape"))

@@ -17,11 +17,18 @@ import random
 import re
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import InvalidParameter, SystemError_
+from engine.rootless.port_driver import (
+    HostSocketError,
+    SocketRequest,
+    open_host_socket,
+    privileged_port_hint,
+    unprivileged_port_start,
+)
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 ANY_ADDRESS = {4: "0.0.0.0", 6: "::"}
@@ -32,6 +39,9 @@ EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
 _DIGITS = re.compile(r"[0-9]{1,5}")  # bounded: int() of a huge digit string is slow or refused
 # errors of an implicit "::" binding that mean the host has no usable IPv6
 _NO_IPV6 = (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT)
+
+
+SocketOpener = Callable[[SocketRequest], socket.socket]
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,7 @@ class _PortError(Exception):
 
 
 def _go_error(exc: OSError) -> str:
-    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    text = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
     return text[:1].lower() + text[1:]  # Go spells errno texts in lower case
 
 
@@ -241,43 +251,25 @@ def _container_ip(container_ips: Sequence[str], address: str) -> str:
     return (same or list(container_ips) or [""])[0]
 
 
-def _open_socket(spec: PortSpec, address: str, port: int, container_ip: str) -> socket.socket:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    kind = socket.SOCK_DGRAM if spec.proto == "udp" else socket.SOCK_STREAM
-    number = socket.IPPROTO_SCTP if spec.proto == "sctp" else 0
+def _open_socket(
+    opener: SocketOpener, spec: PortSpec, address: str, port: int, container_ip: str
+) -> socket.socket:
     what = _describe(spec, address, container_ip)
     try:
-        sock = socket.socket(family, kind, number)
-    except OSError as exc:
-        raise _PortError(
-            f"failed to create socket for userland proxy for {what}: {_go_error(exc)}", exc.errno
-        ) from None
-    try:
-        if spec.proto == "tcp":
-            # Lets a port be bound again while old connections sit in TIME_WAIT. Not for UDP:
-            # there it would let us share a port another process holds the same way.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        try:
-            sock.bind((address, port))
-        except OSError as exc:
+        return opener(SocketRequest(spec.proto, address, port))
+    except HostSocketError as exc:
+        error = _go_error(exc)
+        if exc.stage == "bind":
             exact = spec.host_port_low == spec.host_port_high
             where = "" if exact else f" {port}"
-            raise _PortError(
-                f"failed to bind host port{where} for {what}: {_go_error(exc)}", exc.errno
-            ) from None
-        if kind == socket.SOCK_STREAM:
-            try:
-                sock.listen(socket.SOMAXCONN)
-            except OSError as exc:
-                raise _PortError(
-                    f"failed to listen on {spec.proto} socket: {_go_error(exc)}", exc.errno
-                ) from None
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+            if exc.errno == errno.EACCES and port < (start := unprivileged_port_start()):
+                error = privileged_port_hint(port, start)
+            text = f"failed to bind host port{where} for {what}: {error}"
+        elif exc.stage == "listen":
+            text = f"failed to listen on {spec.proto} socket: {error}"
+        else:
+            text = f"failed to create socket for userland proxy for {what}: {error}"
+        raise _PortError(text, exc.errno) from None
 
 
 Bound = list[tuple[PortBinding, socket.socket]]
@@ -287,8 +279,15 @@ class PortAllocator:
     """Host ports this engine holds, shared by all containers. Random ports come from the host's
     ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), as dockerd does."""
 
-    def __init__(self, port_range: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, port_range: tuple[int, int] | None = None, opener: SocketOpener | None = None
+    ) -> None:
         self.port_range = port_range or ephemeral_port_range()
+        # Where host sockets come from: this process, or a rootless engine's outer process.
+        # Sockets of the outer process live in the host's network namespace, where this
+        # engine's firewall does not reach: the userland proxy serves every one of them.
+        self.opener: SocketOpener = opener or open_host_socket
+        self.outside = opener is not None
         self._lock = threading.Lock()
         self._held: dict[str, Bound] = {}
         self._taken: dict[tuple[str, int], dict[str, str]] = {}  # (proto, port) → address → owner
@@ -415,7 +414,7 @@ class PortAllocator:
             for address in addresses:
                 container_ip = _container_ip(container_ips, address)
                 try:
-                    sock = _open_socket(spec, address, port, container_ip)
+                    sock = _open_socket(self.opener, spec, address, port, container_ip)
                 except _PortError as exc:
                     implicit_v6 = not spec.host_ip and address == ANY_ADDRESS[6]
                     if implicit_v6 and exc.errno in _NO_IPV6:

@@ -259,7 +259,8 @@ class SandboxManager:
 
     async def _start_proxies(self, sandbox: Sandbox) -> None:
         """Forward in userland what the firewall does not: every port when nftables is
-        missing, and IPv6 host addresses of a container that has only IPv4."""
+        missing or the host sockets are a rootless engine's, and IPv6 host addresses of a
+        container that has only IPv4."""
         sockets = self._sockets.get(sandbox.container_id, [])
         proxies = []
         for binding, sock in zip(sandbox.ports, sockets, strict=False):
@@ -277,7 +278,7 @@ class SandboxManager:
             return None
         primary = sandbox.endpoints[0]
         same_family = primary.address(host.version)
-        if self.firewall.available and same_family is not None:
+        if self.firewall.available and same_family is not None and not self.ports.outside:
             return None
         target = same_family or primary.address(4) or primary.address(6)
         return (str(target.ip), binding.container_port) if target is not None else None

@@ -19,7 +19,8 @@ from pathlib import Path
 from engine.userns.subids import SUBGID_FILE, SUBUID_FILE, SubIdRange, parse_subids, ranges_of
 
 HELPERS = ("newuidmap", "newgidmap")
-NETWORK_HELPERS = ("pasta", "slirp4netns")
+NETWORK_HELPER = "slirp4netns"
+TUN_DEVICE = "/dev/net/tun"
 # Debian's and Ubuntu's switches; a kernel without them allows unprivileged user namespaces.
 UNPRIVILEGED_USERNS_CLONE = Path("/proc/sys/kernel/unprivileged_userns_clone")
 APPARMOR_RESTRICT = Path("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
@@ -51,6 +52,7 @@ class HostFacts:
     network_helper: str | None
     kernel: tuple[int, int] = (0, 0)
     fuse_overlayfs: str | None = None
+    tun_usable: bool = True  # the user may open /dev/net/tun (slirp4netns's tap device)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,28 @@ def _runtime_dir_finding(facts: HostFacts) -> Finding:
     return Finding(what, True, facts.runtime_dir)
 
 
+def _network_finding(facts: HostFacts) -> Finding:
+    what = "outbound network"
+    if not facts.network_helper:
+        return Finding(
+            what,
+            False,
+            f"{NETWORK_HELPER} not found: containers get no outbound network",
+            [f"apt-get install {NETWORK_HELPER}"],
+            required=False,
+        )
+    if not facts.tun_usable:
+        return Finding(
+            what,
+            False,
+            f"{TUN_DEVICE} is not open to {facts.user}: {NETWORK_HELPER} cannot make its tap "
+            "device, and containers get no outbound network",
+            [f"chmod 0666 {TUN_DEVICE}   # as root; Debian's and udev's default mode"],
+            required=False,
+        )
+    return Finding(what, True, facts.network_helper, required=False)
+
+
 def namespace_findings(facts: HostFacts) -> list[Finding]:
     """What entering the engine's user namespace needs (pure)."""
     return [
@@ -176,18 +200,7 @@ def check(facts: HostFacts) -> list[Finding]:
         findings.append(
             Finding("crun", False, "crun binary not found in PATH", ["apt-get install crun"])
         )
-    if facts.network_helper:
-        findings.append(Finding("outbound network", True, facts.network_helper, required=False))
-    else:
-        findings.append(
-            Finding(
-                "outbound network",
-                False,
-                "neither pasta nor slirp4netns found: containers get no outbound network",
-                ["apt-get install passt   # or: apt-get install slirp4netns"],
-                required=False,
-            )
-        )
+    findings.append(_network_finding(facts))
     if facts.kernel < (5, 11):
         ok = facts.fuse_overlayfs is not None
         detail = (
@@ -263,7 +276,8 @@ def gather(environ: Mapping[str, str] | None = None, uid: int | None = None) -> 
         runtime_dir=runtime,
         runtime_dir_owner=owner,
         crun=shutil.which("crun"),
-        network_helper=next(filter(None, map(shutil.which, NETWORK_HELPERS)), None),
+        network_helper=shutil.which(NETWORK_HELPER),
         kernel=_kernel(),
         fuse_overlayfs=shutil.which("fuse-overlayfs"),
+        tun_usable=os.access(TUN_DEVICE, os.R_OK | os.W_OK),
     )

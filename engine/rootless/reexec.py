@@ -3,9 +3,9 @@
 The outer process forks a child that unshares a user, mount and network namespace and waits;
 the outer process has ``newuidmap``/``newgidmap`` write the child's maps, starts slirp4netns on
 its network namespace and lets it go; the child makes its mounts private and executes the
-engine again, marked as inside. The outer process stays the engine's parent: it passes on the
-signals a supervisor sends it and exits with the engine's status, so ``kill <pid>`` and a
-service manager see one engine.
+engine again, marked as inside. The outer process stays the engine's parent: it opens the host
+sockets of published ports for it (``port_driver``), passes on the signals a supervisor sends
+it and exits with the engine's status, so ``kill <pid>`` and a service manager see one engine.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from engine.errors import InvalidParameter, SystemError_
 from engine.rootless import namespaces
 from engine.rootless.idmaps import RootlessMaps, helper_argv, rootless_maps
 from engine.rootless.mark import INSIDE_MARK, in_namespace
+from engine.rootless.port_driver import FD_MARK, PortDriver
 from engine.rootless.prerequisites import gather, missing, namespace_findings
 from engine.rootless.slirp import Slirp
 from engine.userns.subids import SUBGID_FILE, SUBUID_FILE, parse_subids
@@ -61,7 +62,7 @@ def _check_host() -> None:
         )
 
 
-def _child(argv: Sequence[str], ready_w: int, go_r: int) -> NoReturn:
+def _child(argv: Sequence[str], ready_w: int, go_r: int, ports_fd: int) -> NoReturn:
     """The forked child: unshare, report, wait for the maps, execute the engine again."""
     try:
         namespaces.unshare(
@@ -75,7 +76,7 @@ def _child(argv: Sequence[str], ready_w: int, go_r: int) -> NoReturn:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
         namespaces.make_mounts_private()
-        env = {**os.environ, INSIDE_MARK: str(os.getppid())}
+        env = {**os.environ, INSIDE_MARK: str(os.getppid()), FD_MARK: str(ports_fd)}
         os.execve(sys.executable, [sys.executable, "-m", "engine", *argv], env)
     except BaseException as exc:  # nothing may escape a forked child
         with contextlib.suppress(OSError):
@@ -104,6 +105,7 @@ def run_outside(argv: Sequence[str]) -> int:
     """Run the engine in a new user namespace and return its exit status."""
     _check_host()
     maps = load_maps()
+    ports = PortDriver()
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     sys.stdout.flush()
@@ -112,9 +114,10 @@ def run_outside(argv: Sequence[str]) -> int:
     if pid == 0:
         os.close(ready_r)
         os.close(go_w)
-        _child(argv, ready_w, go_r)
+        _child(argv, ready_w, go_r, ports.theirs.fileno())
     os.close(ready_w)
     os.close(go_r)
+    ports.start()
     slirp: Slirp | None = None
     try:
         if os.read(ready_r, 1) != b"1":
@@ -129,6 +132,7 @@ def run_outside(argv: Sequence[str]) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         _wait(pid)
+        ports.close()
         if slirp is not None:
             slirp.stop()
         raise
@@ -138,6 +142,7 @@ def run_outside(argv: Sequence[str]) -> int:
     try:
         return _wait(pid)
     finally:
+        ports.close()
         if slirp is not None:
             slirp.stop()
 

@@ -78,6 +78,11 @@ class Slirp:
         finally:
             os.close(ready_r)
         cls(proc, exit_w).stop()
+        print(
+            "doca-engine: slirp4netns did not start (see above): containers get no outbound "
+            "network",
+            file=sys.stderr,
+        )
         return None
 
     def stop(self) -> None:

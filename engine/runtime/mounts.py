@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from engine.errors import SystemError_
+from engine.rootless.overlay_marks import overlay_mount_options
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
@@ -54,4 +55,5 @@ def mount_overlay(lowerdirs: list[Path], upper: Path, work: Path, target: Path) 
     if is_mountpoint(target):
         return
     lower = ":".join(str(p) for p in lowerdirs)
-    mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+    options = f"lowerdir={lower},upperdir={upper},workdir={work}{overlay_mount_options()}"
+    mount("overlay", target, "overlay", 0, options)

@@ -1,7 +1,7 @@
 """Turning an overlayfs upper directory into an image layer tar, and listing its changes.
 
 overlayfs marks a deleted file with a 0/0 character device and a directory whose lower
-contents are hidden with the ``trusted.overlay.opaque`` xattr; image layers spell these
+contents are hidden with an opaque xattr (``overlay_marks``); image layers spell these
 ``.wh.<name>`` and ``.wh..wh..opq`` (the OCI image spec's whiteouts).
 """
 
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from engine.rootless.overlay_marks import opaque_xattr
+
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
-OPAQUE_XATTR = "trusted.overlay.opaque"
 
 # Docker's change kinds
 MODIFIED = 0
@@ -31,7 +32,7 @@ def _is_whiteout(info: os.stat_result) -> bool:
 
 def _is_opaque(path: Path) -> bool:
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+        return os.getxattr(path, opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
         return False
 

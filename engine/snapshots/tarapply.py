@@ -8,7 +8,8 @@ descriptor of the target, and created relative to the parent's descriptor withou
 symlink in the final component. ``..`` is resolved lexically and may not climb above the root.
 
 Docker's aufs-style whiteouts in the tar are converted to the overlayfs form: ``.wh.name`` becomes a
-0/0 character device and ``.wh..wh..opq`` the ``trusted.overlay.opaque`` xattr.
+0/0 character device and ``.wh..wh..opq`` the opaque xattr (``trusted.overlay.opaque``, or
+``user.overlay.opaque`` in a rootless engine).
 """
 
 import contextlib
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.errors import InvalidParameter
+from engine.rootless.overlay_marks import is_overlay_xattr, opaque_xattr
 from engine.snapshots.tarstream import drain, open_stream
 from engine.snapshots.tarstream import mtime_ns as member_mtime_ns
 
@@ -32,7 +34,6 @@ _MAX_DEPTH = 256
 _WHITEOUT_PREFIX = ".wh."
 _WHITEOUT_META_PREFIX = ".wh..wh."
 _WHITEOUT_OPAQUE = ".wh..wh..opq"
-_OPAQUE_XATTR = "trusted.overlay.opaque"
 _PAX_XATTR_PREFIX = "SCHILY.xattr."
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -256,7 +257,7 @@ class _Applier:
         try:
             if parts[-1] == _WHITEOUT_OPAQUE:
                 try:
-                    os.setxattr(parent_fd, _OPAQUE_XATTR, b"y")
+                    os.setxattr(parent_fd, opaque_xattr(), b"y")
                 except OSError as e:
                     raise LayerError(
                         f"cannot mark {'/'.join(parts[:-1]) or '/'!r} opaque: {e.strerror}"
@@ -316,7 +317,7 @@ def _set_xattrs(target: int | str, member: tarfile.TarInfo, *, follow_symlinks: 
             continue
         attr = key[len(_PAX_XATTR_PREFIX) :]
         # overlayfs trusts its own xattrs (redirect, metacopy, opaque); only the engine sets them.
-        if attr.startswith("trusted.overlay."):
+        if is_overlay_xattr(attr):
             continue
         try:
             raw = value.encode("utf-8", "surrogateescape")

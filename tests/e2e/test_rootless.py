@@ -8,7 +8,8 @@ with the user's XDG directories: data under ``~/.local/share/doca``, socket unde
 
 The test interpreter may live under a directory the user cannot enter (``/root``); then the
 engine runs in a private mount namespace where that directory is a world-readable tmpfs with
-just the interpreter's installation bound back into it. Nothing changes on the host.
+just the interpreter's installation bound back into it; where the host keeps /dev/net/tun to
+root, a node of the usual 0666 mode stands in for it there. Nothing changes on the host.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,14 +38,19 @@ REPO = Path(__file__).resolve().parents[2]
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
 RANGE = 65536
 START_TIMEOUT = 30.0
+TUN = Path("/dev/net/tun")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Run as root in a private mount namespace: make the interpreter reachable (see the module's
 # docstring), then become the user.
 _LAUNCH = r"""
 set -e
-user=$1 stage=$2 blocked=$3 prefix=$4
-shift 4
+user=$1 stage=$2 blocked=$3 prefix=$4 tun=$5
+shift 5
+if [ -n "$tun" ]; then
+    [ -e "$tun" ] || mknod -m 666 "$tun" c 10 200
+    mount --bind "$tun" /dev/net/tun
+fi
 if [ -n "$blocked" ]; then
     mount --bind "$prefix" "$stage"
     mount -t tmpfs -o mode=755 tmpfs "$blocked"
@@ -52,6 +59,10 @@ if [ -n "$blocked" ]; then
 fi
 exec runuser -u "$user" -- "$@"
 """
+
+
+def _world_usable(path: Path) -> bool:
+    return path.stat().st_mode & 0o006 == 0o006
 
 
 def _blocked_ancestor(path: Path) -> Path | None:
@@ -98,9 +109,12 @@ class RootlessUser:
         blocked = _blocked_ancestor(prefix)
         stage = self.scratch / "stage"
         stage.mkdir(exist_ok=True)
+        # slirp4netns opens /dev/net/tun as the user; where the host keeps it root's only,
+        # a node of the usual mode stands in for it in the private mount namespace.
+        tun = "" if _world_usable(TUN) else str(self.scratch / "tun")
         return [
             "unshare", "--mount", "--propagation", "private", "sh", "-c", _LAUNCH, "launch",
-            self.name, str(stage), str(blocked or ""), str(prefix), *self.env(**env), *argv,
+            self.name, str(stage), str(blocked or ""), str(prefix), tun, *self.env(**env), *argv,
         ]  # fmt: skip
 
     def run(
@@ -349,6 +363,36 @@ def test_build_runs_its_steps_in_the_namespace(engine: RootlessEngine, user: Roo
     assert out.stdout == "built\n1000\n"
 
 
+def test_a_directory_replaced_in_a_layer_hides_the_one_below(
+    engine: RootlessEngine, user: RootlessUser
+) -> None:
+    """An opaque directory: overlayfs marks it with an xattr, which inside the user namespace
+    only the ``user.overlay.*`` spelling can be."""
+    context = user.home / "opaque-ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN mkdir -p /d/sub && touch /d/old /d/sub/older\n"
+        "RUN rm -rf /d && mkdir /d && touch /d/new\n"
+    )
+    for path in (context, context / "Dockerfile"):
+        os.chown(path, user.uid, user.gid)
+    result = subprocess.run(
+        ["runuser", "-u", user.name, "--", *user.env(DOCKER_BUILDKIT="0"), DOCKER,
+         "build", "--network", "none", "-t", "rootless-opaque", str(context)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + engine.log.read_text(errors="replace")[-3000:]
+    out = engine.docker("run", "--rm", "--network", "none", "rootless-opaque", "find", "/d")
+    assert out.stdout.split() == ["/d", "/d/new"]
+    saved = user.home / "opaque.tar"
+    engine.docker("save", "-o", str(saved), "rootless-opaque")
+    engine.docker("rmi", "rootless-opaque")
+    engine.docker("load", "-i", str(saved))
+    out = engine.docker("run", "--rm", "--network", "none", "rootless-opaque", "find", "/d")
+    assert out.stdout.split() == ["/d", "/d/new"]
+
+
 def test_containers_on_a_user_network_resolve_each_other(engine: RootlessEngine) -> None:
     engine.docker("network", "create", "rl-net")
     engine.docker("run", "-d", "--name", "rl-peer", "--network", "rl-net", "busybox", "sleep", "60")
@@ -383,12 +427,152 @@ def test_a_memory_limit_is_refused_with_a_warning(engine: RootlessEngine) -> Non
         engine.docker("rm", container)
 
 
-def test_published_ports_are_refused_clearly(engine: RootlessEngine) -> None:
-    result = engine.docker(
-        "run", "--rm", "-p", "127.0.0.1:18080:80", "busybox", "true", check=False
-    )
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _http_get(port: int, timeout: float = 20.0) -> bytes:
+    """GET / from the host's loopback, retried until the server in the container is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                reply = b""
+                while chunk := conn.recv(4096):
+                    reply += chunk
+            if reply:
+                return reply
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing answered on 127.0.0.1:{port}")
+        time.sleep(0.2)
+
+
+HTTPD = "mkdir -p /www && echo served-rootless > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def test_a_published_port_is_reachable_on_the_hosts_loopback(engine: RootlessEngine) -> None:
+    port = _free_port()
+    engine.docker(
+        "run", "-d", "--name", "rl-web", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD
+    )  # fmt: skip
+    try:
+        assert b"served-rootless" in _http_get(port)
+        # The host socket is the outer process's, in the host's network namespace.
+        assert engine.docker("port", "rl-web", "80").stdout == f"127.0.0.1:{port}\n"
+        with socket.socket() as clash, pytest.raises(OSError):
+            clash.bind(("127.0.0.1", port))
+    finally:
+        engine.docker("rm", "-f", "rl-web", check=False)
+    with socket.socket() as again:  # released with the container (but for TIME_WAIT)
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
+
+
+def test_a_random_host_port_is_reachable_too(engine: RootlessEngine) -> None:
+    engine.docker("run", "-d", "--name", "rl-any", "-p", "80", "busybox", "sh", "-c", HTTPD)
+    try:
+        published = engine.docker("port", "rl-any", "80/tcp").stdout.splitlines()[0]
+        assert b"served-rootless" in _http_get(int(published.rsplit(":", 1)[1]))
+    finally:
+        engine.docker("rm", "-f", "rl-any", check=False)
+
+
+def test_a_privileged_port_is_refused_with_a_hint(engine: RootlessEngine) -> None:
+    start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    if start <= 80:
+        pytest.skip("this host lets every user bind port 80")
+    result = engine.docker("run", "--rm", "-p", "127.0.0.1:80:80", "busybox", "true", check=False)
     assert result.returncode == 125
-    assert "publishing ports is not supported by the rootless engine" in result.stderr
+    assert "cannot expose privileged port 80" in result.stderr
+    assert "net.ipv4.ip_unprivileged_port_start=80" in result.stderr
+
+
+def test_a_port_the_host_already_uses_is_refused(engine: RootlessEngine) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = engine.docker(
+            "run", "--rm", "-p", f"127.0.0.1:{port}:80", "busybox", "true", check=False
+        )
+    assert result.returncode == 125
+    assert f"failed to bind host port for 127.0.0.1:{port}:" in result.stderr
+    assert "address already in use" in result.stderr
+
+
+# Answers each connection with one line, for a bounded time (run inside the namespace).
+_SERVER = r"""
+import socket, sys, time
+server = socket.create_server((sys.argv[1], 0))
+print(server.getsockname()[1], flush=True)
+server.settimeout(1.0)
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    try:
+        conn, _ = server.accept()
+    except TimeoutError:
+        continue
+    with conn:
+        conn.sendall(b"from-outside\n")
+"""
+
+
+@pytest.fixture
+def outside_server() -> Iterator[tuple[str, int]]:
+    """A TCP server in a network namespace of this test's own, reached from the host by a veth
+    pair: somewhere for containers' outbound traffic to go."""
+    tag = secrets.token_hex(3)
+    ns, host_end = f"drl-out-{tag}", f"drlo{tag}"
+    subnet = 64 + secrets.randbelow(128)
+    here, there = f"10.231.{subnet}.1", f"10.231.{subnet}.2"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", ns)
+    server: subprocess.Popen[str] | None = None
+    try:
+        ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        ip("addr", "add", f"{here}/30", "dev", host_end)
+        ip("link", "set", host_end, "up")
+        ip("-n", ns, "addr", "add", f"{there}/30", "dev", "eth0")
+        ip("-n", ns, "link", "set", "eth0", "up")
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", _SERVER, there],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None
+        yield there, int(server.stdout.readline())
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def test_containers_reach_out_through_slirp4netns(
+    engine: RootlessEngine, outside_server: tuple[str, int]
+) -> None:
+    if (
+        "tap0"
+        not in engine.docker(
+            "run", "--rm", "--network", "host", "busybox", "ip", "-o", "link"
+        ).stdout
+    ):
+        pytest.fail(f"no tap0: {engine.log.read_text(errors='replace')[-2000:]}")
+    address, port = outside_server
+    out = engine.docker(
+        "run", "--rm", "busybox", "sh", "-c", f"nc -w 5 {address} {port} </dev/null"
+    ).stdout
+    assert out == "from-outside\n"
 
 
 def test_info_says_rootless_without_cgroups(engine: RootlessEngine, user: RootlessUser) -> None:

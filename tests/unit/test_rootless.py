@@ -1,9 +1,12 @@
 """The rootless engine's pure parts: its directories, ID maps, prerequisites, and what it says
-about resource limits and published ports."""
+about resource limits, and the port driver that opens host sockets for it."""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,14 @@ from engine.rootless.dirs import default_data_root, default_exec_root, default_h
 from engine.rootless.idmaps import helper_argv, own_and_subordinate, rootless_maps
 from engine.rootless.limits import discard_resource_limits, rootless_info
 from engine.rootless.mark import INSIDE_MARK
-from engine.rootless.ports import refuse_published_ports
+from engine.rootless.port_driver import (
+    HostSocketError,
+    PortDriver,
+    PortDriverClient,
+    SocketRequest,
+    answer,
+    privileged_port_hint,
+)
 from engine.rootless.prerequisites import Helper, HostFacts, check, missing, namespace_findings
 from engine.rootless.slirp import slirp_argv
 from engine.userns.idmap import IdMap
@@ -132,7 +142,8 @@ def test_a_ready_host_has_nothing_missing() -> None:
         ({"runtime_dir": ""}, "XDG_RUNTIME_DIR", "needs to be set"),
         ({"runtime_dir_owner": 0}, "XDG_RUNTIME_DIR", "is not owned by ada"),
         ({"crun": None}, "crun", "crun binary not found"),
-        ({"network_helper": None}, "outbound network", "neither pasta nor slirp4netns"),
+        ({"network_helper": None}, "outbound network", "slirp4netns not found"),
+        ({"tun_usable": False}, "outbound network", "/dev/net/tun is not open to ada"),
         ({"kernel": (5, 4)}, "overlayfs", "cannot mount overlayfs in a user namespace"),
     ],
 )  # fmt: skip
@@ -187,13 +198,71 @@ def test_info_reports_no_cgroups_like_rootless_dockerd() -> None:
     ]
 
 
-def test_published_ports_are_refused() -> None:
-    refuse_published_ports({"PortBindings": {"80/tcp": None}})
-    refuse_published_ports({"PortBindings": {}})
-    with pytest.raises(InvalidParameter, match="publishing ports is not supported"):
-        refuse_published_ports({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}})
-    with pytest.raises(InvalidParameter):
-        refuse_published_ports({"PublishAllPorts": True})
+def test_the_port_driver_hands_over_a_listening_socket() -> None:
+    driver = PortDriver()
+    client = PortDriverClient(driver.theirs.dup())
+    driver.start()
+    try:
+        sock = client.open(SocketRequest("tcp", "127.0.0.1", 0))
+        with sock, socket.create_connection(sock.getsockname(), timeout=5) as peer:
+            accepted, _ = sock.accept()
+            with accepted:
+                peer.sendall(b"hi")
+                assert accepted.recv(2) == b"hi"
+        udp = client.open(SocketRequest("udp", "127.0.0.1", 0))
+        with udp:
+            assert udp.type == socket.SOCK_DGRAM
+    finally:
+        client.close()
+        driver.close()
+
+
+def test_the_port_driver_says_why_a_socket_cannot_be_had() -> None:
+    driver = PortDriver()
+    client = PortDriverClient(driver.theirs.dup())
+    driver.start()
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(HostSocketError) as caught:
+                client.open(SocketRequest("tcp", "127.0.0.1", port))
+        assert (caught.value.stage, caught.value.errno) == ("bind", errno.EADDRINUSE)
+        with pytest.raises(HostSocketError) as caught:
+            client.open(SocketRequest("tcp", "192.0.2.1", 0))  # not an address of this host
+        assert caught.value.errno == errno.EADDRNOTAVAIL
+    finally:
+        client.close()
+        driver.close()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b"[]",
+        b'{"proto": "icmp", "address": "127.0.0.1", "port": 1}',
+        b'{"proto": "tcp", "address": "/etc/passwd", "port": 1}',
+        b'{"proto": "tcp", "address": "127.0.0.1", "port": 70000}',
+        b'{"proto": "tcp", "address": "127.0.0.1", "port": true}',
+        b'{"proto": "tcp", "address": 1, "port": 1}',
+    ],
+)
+def test_the_port_driver_refuses_malformed_requests(data: bytes) -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        answer(ours, data)
+        reply, ancillary, _, _ = theirs.recvmsg(4096, 64)
+    assert ancillary == []
+    assert json.loads(reply)["stage"] == "request"
+
+
+def test_privileged_ports_get_a_hint() -> None:
+    hint = privileged_port_hint(80, 1024)
+    assert hint.startswith("cannot expose privileged port 80")
+    assert "'net.ipv4.ip_unprivileged_port_start=80'" in hint
+    assert "(currently 1024)" in hint
 
 
 def test_slirp_argv() -> None:
