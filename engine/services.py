@@ -121,6 +121,11 @@ class Services:
     async def close(self) -> None:
         """Stop watching and serving (containers keep running under conmon)."""
         if self.containers is not None:
+            if self.config.rootless:
+                # A rootless engine starts again in new namespaces, from which the old
+                # ones' containers are out of reach: they stop with it, as rootless
+                # Docker's do.
+                await self.containers.stop_all()
             await self.containers.health.close()
             await self.containers.execs.close()
             await self.containers.lifecycle.close()

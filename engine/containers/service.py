@@ -60,6 +60,7 @@ class ContainerService:
         self.connections = Connections(store, lifecycle.sandboxes, events)
         self._removed: dict[str, asyncio.Event] = {}
         self._restarts: dict[str, asyncio.Task[None]] = {}
+        self._shutting_down = False
         lifecycle.volumes.usage = self.containers_using_volume
         lifecycle.on_exit = self._after_exit
         lifecycle.on_start = self.health.start
@@ -172,9 +173,27 @@ class ContainerService:
         check(record.state.status, "stop", record.bare_name)
         await self._stop(record, timeout, sig)
 
-    async def _stop(self, record: ContainerRecord, timeout: int | None, sig: str | None) -> None:
-        record.state.stopped_by_user = True
-        self.store.save_state(record)
+    async def stop_all(self) -> None:
+        """Stop every running container, as dockerd without live-restore does at shutdown:
+        each with its stop signal and timeout, all at once. Not a user's stop, so restart
+        policies start them again with the engine."""
+        self._shutting_down = True
+        for container_id in list(self._restarts):
+            self._cancel_restart(container_id)
+        running = [r for r in self.store if is_running(r.state.status)]
+        results = await asyncio.gather(
+            *(self._stop(r, None, None, by_user=False) for r in running), return_exceptions=True
+        )
+        for record, result in zip(running, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("could not stop %s at shutdown: %s", record.short_id, result)
+
+    async def _stop(
+        self, record: ContainerRecord, timeout: int | None, sig: str | None, *, by_user: bool = True
+    ) -> None:
+        if by_user:
+            record.state.stopped_by_user = True
+            self.store.save_state(record)
         stop_signal = parse_signal(sig or record.config.get("StopSignal"), signal.SIGTERM)
         exited = self.lifecycle.exited(record.id)
         wait = self._stop_timeout(record, timeout)
@@ -295,7 +314,7 @@ class ContainerService:
             with contextlib.suppress(NotFound, Conflict):
                 await self.remove(record.id, force=False, volumes=True)
             return
-        if self._should_restart(record):
+        if self._should_restart(record) and not self._shutting_down:
             delay = min(0.1 * 2**record.state.restart_count, 60.0)
             record.state.status = Status.RESTARTING
             self.store.save_state(record)

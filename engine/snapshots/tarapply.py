@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from engine.errors import InvalidParameter
 from engine.rootless.overlay_marks import is_overlay_xattr, opaque_xattr
+from engine.rootless.own_ids import insufficient_ids, is_mapped
 from engine.snapshots.tarstream import drain, open_stream
 from engine.snapshots.tarstream import mtime_ns as member_mtime_ns
 
@@ -65,6 +66,9 @@ def apply_layer(stream: BinaryIO, target: Path, *, allow_devices: bool | None = 
                 except (OverflowError, ValueError) as e:
                     raise LayerError(f"invalid tar member {member.name!r}: {e}") from e
                 except OSError as e:
+                    if e.errno == errno.EINVAL and not is_mapped(member.uid, member.gid):
+                        text = insufficient_ids(member.uid, member.gid, posixpath.normpath("/" + member.name))
+                        raise LayerError(text) from e
                     if e.errno != errno.ENAMETOOLONG:
                         raise
                     raise LayerError(f"invalid tar member {member.name!r}: name too long") from e

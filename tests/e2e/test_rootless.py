@@ -15,6 +15,7 @@ root, a node of the usual 0666 mode stands in for it there. Nothing changes on t
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pwd
@@ -24,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -240,9 +242,8 @@ def _status(pid: int) -> dict[str, str]:
     return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
 
 
-@pytest.fixture(scope="module")
-def engine(user: RootlessUser, test_image: TestImage) -> Iterator[RootlessEngine]:
-    log = user.scratch / "engine.log"
+def _launch(user: RootlessUser, log: Path) -> subprocess.Popen[bytes]:
+    """Start the engine as the user and wait until the docker CLI reaches it."""
     engine_argv = [
         str(Path(sys.executable).with_name("doca-engine")),
         "--rootless",
@@ -251,20 +252,29 @@ def engine(user: RootlessUser, test_image: TestImage) -> Iterator[RootlessEngine
         "--pidfile",
         str(user.pidfile),
     ]
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(
             user.launch_argv(engine_argv),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    started = RootlessEngine(user, proc, log)
+    probe = RootlessEngine(user, proc, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not (user.socket.exists() and probe.docker("version", check=False).returncode == 0):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise RuntimeError(f"the rootless engine did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def engine(user: RootlessUser, test_image: TestImage) -> Iterator[RootlessEngine]:
+    log = user.scratch / "engine.log"
+    started = RootlessEngine(user, _launch(user, log), log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not (user.socket.exists() and started.docker("version", check=False).returncode == 0):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the rootless engine did not start:\n{log.read_text()}")
-            time.sleep(0.2)
         tar = user.home / "busybox.tar"
         shutil.copyfile(test_image.save_tar, tar)
         os.chown(tar, user.uid, user.gid)
@@ -391,6 +401,25 @@ def test_a_directory_replaced_in_a_layer_hides_the_one_below(
     engine.docker("load", "-i", str(saved))
     out = engine.docker("run", "--rm", "--network", "none", "rootless-opaque", "find", "/d")
     assert out.stdout.split() == ["/d", "/d/new"]
+
+
+def test_a_layer_owned_beyond_the_subordinate_range_is_refused_clearly(
+    engine: RootlessEngine, user: RootlessUser
+) -> None:
+    rootfs = user.home / "unmapped.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        info = tarfile.TarInfo("etc/owned-far")
+        info.uid = info.gid = RANGE + 100  # container ID 0 is the user, 1…RANGE the range
+        tar.addfile(info, io.BytesIO(b""))
+    os.chown(rootfs, user.uid, user.gid)
+    result = engine.docker("import", str(rootfs), "rootless-unmapped", check=False)
+    assert result.returncode == 1
+    assert (
+        "potentially insufficient UIDs or GIDs available in user namespace (requested "
+        f"{RANGE + 100}:{RANGE + 100} for /etc/owned-far): Check /etc/subuid and /etc/subgid"
+    ) in result.stderr
+    images = engine.docker("images", "-q", "rootless-unmapped").stdout
+    assert images == ""
 
 
 def test_containers_on_a_user_network_resolve_each_other(engine: RootlessEngine) -> None:
@@ -594,3 +623,37 @@ def test_setup_rootless_checks_the_user(user: RootlessUser) -> None:
     lacking = user.run(doca, XDG_RUNTIME_DIR="")
     assert lacking.returncode == 1
     assert "[MISSING] XDG_RUNTIME_DIR: XDG_RUNTIME_DIR needs to be set" in lacking.stdout
+
+
+def _live(pids: list[int]) -> dict[int, str]:
+    """The processes among ``pids`` that have not exited (zombies wait for init to reap them)."""
+    live = {}
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            status = _status(pid)
+            if not status.get("State", "").startswith(("Z", "X")):
+                live[pid] = status.get("Name", "")
+    return live
+
+
+def test_containers_stop_with_the_engine_and_restart_by_policy(
+    engine: RootlessEngine, user: RootlessUser
+) -> None:
+    """Last in the module: it restarts the engine. The containers live in the engine's
+    namespaces, which a new engine does not share, so they stop with it (as rootless Docker's
+    do) and restart policies bring them back."""
+    sleeper = ("--stop-timeout", "2", "busybox", "sleep", "600")
+    engine.docker("run", "-d", "--name", "rl-always", "--restart", "always", *sleeper)
+    engine.docker("run", "-d", "--name", "rl-once", *sleeper)
+    _stop(engine)
+    assert engine.proc.returncode is not None
+    assert _live(user.owned_pids()) == {}  # no container, conmon or engine process is left
+    engine.proc = _launch(user, engine.log)
+    state = "{{.State.Status}} {{.State.ExitCode}}"
+    deadline = time.monotonic() + 20
+    while engine.docker("inspect", "-f", state, "rl-always").stdout.split()[0] != "running":
+        assert time.monotonic() < deadline, engine.log.read_text(errors="replace")[-3000:]
+        time.sleep(0.2)
+    assert engine.docker("exec", "rl-always", "echo", "back").stdout == "back\n"
+    assert engine.docker("inspect", "-f", state, "rl-once").stdout.split() == ["exited", "137"]
+    engine.docker("rm", "-f", "rl-always", "rl-once")
