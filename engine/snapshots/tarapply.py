@@ -67,8 +67,8 @@ def apply_layer(stream: BinaryIO, target: Path, *, allow_devices: bool | None = 
                     raise LayerError(f"invalid tar member {member.name!r}: {e}") from e
                 except OSError as e:
                     if e.errno == errno.EINVAL and not is_mapped(member.uid, member.gid):
-                        text = insufficient_ids(member.uid, member.gid, posixpath.normpath("/" + member.name))
-                        raise LayerError(text) from e
+                        name = posixpath.normpath("/" + member.name)
+                        raise LayerError(insufficient_ids(member.uid, member.gid, name)) from e
                     if e.errno != errno.ENAMETOOLONG:
                         raise
                     raise LayerError(f"invalid tar member {member.name!r}: name too long") from e
