@@ -34,7 +34,8 @@ from engine.networks.nftables import Nftables
 from engine.networks.ports import PortAllocator, SocketOpener
 from engine.networks.sandbox import SandboxManager
 from engine.networks.service import NetworkService
-from engine.rootless.limits import RUNTIME_OPTIONS
+from engine.rootless.delegation import adopt, find_delegation
+from engine.rootless.limits import DELEGATED_RUNTIME_OPTIONS, RUNTIME_OPTIONS
 from engine.rootless.port_driver import PortDriverClient
 from engine.snapshots.store import SnapshotStore
 from engine.volumes.service import VolumeService
@@ -44,12 +45,31 @@ log = logging.getLogger("doca.engine")
 HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
-def _without_cgroups(setup: HostSetup) -> HostSetup:
-    """A rootless engine's containers get no cgroup: only crun runs them without one."""
+def _rootless_setup(setup: HostSetup) -> HostSetup:
+    """A rootless engine's containers get cgroups in the subtree delegated to its user, if
+    there is one; otherwise none, which only crun can do."""
     if setup.runtime.name != "crun":
         raise Unavailable("rootless mode needs crun: install it (apt-get install crun)")
+    delegation = find_delegation()
+    controllers: frozenset[str] = frozenset()
+    if delegation is not None:
+        try:
+            controllers = adopt(delegation)
+        except OSError as exc:
+            log.warning("cannot use the delegated cgroup %s: %s", delegation.path, exc)
+    if not controllers:
+        log.info("rootless without cgroups: resource limits are discarded")
+        return dataclasses.replace(
+            setup,
+            runtime=dataclasses.replace(setup.runtime, options=RUNTIME_OPTIONS),
+            cgroups=dataclasses.replace(setup.cgroups, controllers=frozenset()),
+        )
+    assert delegation is not None
+    log.info("delegated cgroup %s: %s", delegation.path, " ".join(sorted(controllers)))
     return dataclasses.replace(
-        setup, runtime=dataclasses.replace(setup.runtime, options=RUNTIME_OPTIONS)
+        setup,
+        runtime=dataclasses.replace(setup.runtime, options=DELEGATED_RUNTIME_OPTIONS),
+        cgroups=dataclasses.replace(setup.cgroups, parent=delegation.path, controllers=controllers),
     )
 
 
@@ -80,7 +100,7 @@ class Services:
         self.recover()
         setup = detect_host(self.paths.exec_root)
         if self.config.rootless:
-            setup = _without_cgroups(setup)
+            setup = _rootless_setup(setup)
         log.info("OCI runtime: %s (%s)", setup.runtime.path, setup.cgroups.note)
         self.sandboxes = self._sandboxes()
         self.containers = self._container_service(setup, self.sandboxes)

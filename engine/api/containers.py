@@ -52,7 +52,8 @@ async def create(request: web.Request) -> web.Response:
     await verify_image_trust(ctx.config, ctx.images, body)
     warnings: list[str] = []
     if ctx.config.rootless and isinstance(body, dict) and isinstance(body.get("HostConfig"), dict):
-        warnings = discard_resource_limits(body["HostConfig"])
+        controllers = ctx.containers.lifecycle.setup.cgroups.controllers or frozenset()
+        warnings = discard_resource_limits(body["HostConfig"], controllers)
     record = await ctx.containers.create(request.query.get("name") or None, body)
     return json_response({"Id": record.id, "Warnings": warnings}, status=201)
 

@@ -21,7 +21,8 @@ INTERVAL = 1.0
 async def stats(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     record = ctx.containers.get(request.match_info["id"])
-    mounts = ctx.containers.lifecycle.setup.cgroups.mounts
+    cgroups = ctx.containers.lifecycle.setup.cgroups
+    mounts, parent = cgroups.mounts, cgroups.parent
     stream = bool_param(request, "stream", True)
     one_shot = bool_param(request, "one-shot")
     out = JsonStream(request)
@@ -30,7 +31,9 @@ async def stats(request: web.Request) -> web.StreamResponse:
         return await out.finish()
 
     async def sample() -> StatsSample:
-        return await asyncio.to_thread(take_sample, mounts, record.id, pid=record.state.pid)
+        return await asyncio.to_thread(
+            take_sample, mounts, record.id, pid=record.state.pid, parent=parent
+        )
 
     previous = None
     current = await sample()

@@ -104,7 +104,7 @@ async def info(request: web.Request) -> web.Response:
         "Warnings": None,
     }
     if ctx.config.rootless:
-        rootless_info(data)
+        rootless_info(data, ctx.containers.lifecycle.setup.cgroups.controllers or frozenset())
     return json_response(data)
 
 

@@ -35,7 +35,7 @@ from engine.events.bus import EventBus
 from engine.networks.endpoints import Sandbox
 from engine.networks.netns import run_in as run_in_netns
 from engine.networks.sandbox import SandboxManager
-from engine.runtime.cgroups import cgroup_path, remove_cgroup
+from engine.runtime.cgroups import remove_cgroup
 from engine.runtime.conmon import ConmonOptions, create_container
 from engine.runtime.mounts import mount_overlay, unmount
 from engine.runtime.oci import RuntimeFailure
@@ -385,7 +385,8 @@ class Lifecycle:
     def _release_files(self, record: ContainerRecord, paths: ContainerPaths) -> None:
         with contextlib.suppress(Exception):
             unmount(paths.rootfs, lazy=True)
-        remove_cgroup(self.setup.cgroups.mounts, cgroup_path(record.id))
+        cgroups = self.setup.cgroups
+        remove_cgroup(cgroups.mounts, cgroups.container_path(record.id))
         for name in ("attach", "ctl", "winsz", "pidfile", "conmon.pid"):
             with contextlib.suppress(OSError):
                 (paths.run / name).unlink()

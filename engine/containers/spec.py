@@ -12,7 +12,6 @@ from engine.containers.host import HostSetup, device_mapping, host_devices
 from engine.containers.model import ContainerRecord
 from engine.containers.user import ExecUser
 from engine.errors import InvalidParameter
-from engine.runtime.cgroups import cgroup_path
 from engine.runtime.oci_mounts import Mount
 from engine.runtime.oci_resources import DeviceMapping, Ulimit
 from engine.runtime.oci_spec import SpecInput
@@ -142,7 +141,7 @@ def spec_input(
         ipc="host" if host.get("IpcMode") == "host" else "private",
         pid_host=host.get("PidMode") == "host",
         uts_host=host.get("UTSMode") == "host",
-        cgroups_path=cgroup_path(record.id),
+        cgroups_path=setup.cgroups.container_path(record.id),
         cgroup_version=setup.cgroup_version,
         init_path=setup.init_path if host.get("Init") else None,
         oom_score_adj=host.get("OomScoreAdj") or 0,

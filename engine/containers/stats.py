@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.runtime.cgroups import CgroupMounts, CgroupStats, cgroup_path, read_stats
+from engine.runtime.cgroups import (
+    CGROUP_PARENT,
+    CgroupMounts,
+    CgroupStats,
+    cgroup_path,
+    read_stats,
+)
 from engine.timefmt import ZERO_TIME, rfc3339_nano
 
 PROC_STAT = Path("/proc/stat")
@@ -129,14 +135,16 @@ def _read_networks(pid: int) -> dict[str, dict[str, int]] | None:
         return None
 
 
-def take_sample(mounts: CgroupMounts, container_id: str, *, pid: int = 0) -> StatsSample:
+def take_sample(
+    mounts: CgroupMounts, container_id: str, *, pid: int = 0, parent: str = CGROUP_PARENT
+) -> StatsSample:
     """Read a container's cgroup and the host's CPU and memory totals (blocking: use an executor).
 
     ``pid`` is the container's init process on the host; with it the sample includes the
     counters of the container's network namespace.
     """
     read = rfc3339_nano()
-    cgroup = read_stats(mounts, cgroup_path(container_id))
+    cgroup = read_stats(mounts, cgroup_path(container_id, parent))
     proc_stat = PROC_STAT.read_text()
     try:
         memory = machine_memory(PROC_MEMINFO.read_text())

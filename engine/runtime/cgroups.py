@@ -1,6 +1,7 @@
 """cgroup layout detection, the hybrid-layout fix crun needs, and where a container's cgroup is.
 
-Containers live at ``/doca/<container-id>`` (cgroupfs driver; OCI ``linux.cgroupsPath``).
+Containers live at ``/doca/<container-id>`` (cgroupfs driver; OCI ``linux.cgroupsPath``), or in
+the cgroup delegated to a rootless engine.
 
 Hybrid hosts mount v1 controllers under ``/sys/fs/cgroup/<ctrl>`` and cgroup2 at
 ``/sys/fs/cgroup/unified``. A controller that no v1 hierarchy mounts (here: hugetlb) stays
@@ -55,9 +56,9 @@ class CgroupMounts:
         return dirs
 
 
-def cgroup_path(container_id: str) -> str:
+def cgroup_path(container_id: str, parent: str = CGROUP_PARENT) -> str:
     """The OCI ``linux.cgroupsPath`` of a container."""
-    return f"{CGROUP_PARENT}/{container_id}"
+    return f"{parent.rstrip('/')}/{container_id}"
 
 
 def _unescape(text: str) -> str:
@@ -116,6 +117,12 @@ class CgroupSetup:
     runtime: str | None  # absolute path of the OCI runtime to use
     mounted: tuple[str, ...] = ()  # controllers we moved to a new v1 hierarchy
     note: str = ""  # why this runtime was chosen, for the engine's log
+    parent: str = CGROUP_PARENT  # where containers' cgroups go
+    # The controllers containers' limits may use; None: all the host has (a root engine).
+    controllers: frozenset[str] | None = None
+
+    def container_path(self, container_id: str) -> str:
+        return cgroup_path(container_id, self.parent)
 
 
 def prepare_cgroups(*, mountinfo: Path = MOUNTINFO, cgroup_root: Path = CGROUP_ROOT) -> CgroupSetup:

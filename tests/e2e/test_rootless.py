@@ -41,6 +41,7 @@ SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
 RANGE = 65536
 START_TIMEOUT = 30.0
 TUN = Path("/dev/net/tun")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Run as root in a private mount namespace: make the interpreter reachable (see the module's
@@ -214,6 +215,7 @@ class RootlessEngine:
     user: RootlessUser
     proc: subprocess.Popen[bytes]
     log: Path
+    cgroup: Path | None = None  # the cgroup delegated to it, on a cgroup v2 host
 
     def inner_pid(self) -> int:
         return int(self.user.pidfile.read_text().strip())
@@ -242,8 +244,40 @@ def _status(pid: int) -> dict[str, str]:
     return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
 
 
-def _launch(user: RootlessUser, log: Path) -> subprocess.Popen[bytes]:
-    """Start the engine as the user and wait until the docker CLI reaches it."""
+@pytest.fixture(scope="module")
+def delegated_cgroup(user: RootlessUser) -> Iterator[Path | None]:
+    """On a cgroup v2 host, a cgroup delegated to the user as systemd delegates one to a
+    service with ``Delegate=yes`` (the directory and its process and control files are the
+    user's); None elsewhere, where the engine runs its containers without cgroups."""
+    if not (CGROUP_ROOT / "cgroup.controllers").exists():
+        yield None
+        return
+    directory = CGROUP_ROOT / f"doca-rootless-{secrets.token_hex(4)}"
+    directory.mkdir()
+    try:
+        enabled = (CGROUP_ROOT / "cgroup.subtree_control").read_text().split()
+        for controller in ("memory", "pids"):
+            if controller not in enabled:
+                (CGROUP_ROOT / "cgroup.subtree_control").write_text(f"+{controller}")
+        for path in (directory, *(directory / n for n in ("cgroup.procs", "cgroup.threads",
+                                                          "cgroup.subtree_control"))):  # fmt: skip
+            os.chown(path, user.uid, user.gid)
+        yield directory
+    finally:
+        deadline = time.monotonic() + 10
+        while directory.exists() and time.monotonic() < deadline:
+            for child in sorted(directory.rglob("*"), key=lambda p: -len(p.parts)):
+                if child.is_dir():
+                    with contextlib.suppress(OSError):
+                        child.rmdir()
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+            time.sleep(0.1)
+
+
+def _launch(user: RootlessUser, log: Path, cgroup: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the engine as the user (in ``cgroup``, if given) and wait until the docker CLI
+    reaches it."""
     engine_argv = [
         str(Path(sys.executable).with_name("doca-engine")),
         "--rootless",
@@ -252,9 +286,12 @@ def _launch(user: RootlessUser, log: Path) -> subprocess.Popen[bytes]:
         "--pidfile",
         str(user.pidfile),
     ]
+    argv = user.launch_argv(engine_argv)
+    if cgroup is not None:
+        argv = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(cgroup), *argv]
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            user.launch_argv(engine_argv),
+            argv,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -271,9 +308,11 @@ def _launch(user: RootlessUser, log: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture(scope="module")
-def engine(user: RootlessUser, test_image: TestImage) -> Iterator[RootlessEngine]:
+def engine(
+    user: RootlessUser, test_image: TestImage, delegated_cgroup: Path | None
+) -> Iterator[RootlessEngine]:
     log = user.scratch / "engine.log"
-    started = RootlessEngine(user, _launch(user, log), log)
+    started = RootlessEngine(user, _launch(user, log, delegated_cgroup), log, delegated_cgroup)
     try:
         tar = user.home / "busybox.tar"
         shutil.copyfile(test_image.save_tar, tar)
@@ -442,7 +481,28 @@ def test_network_host_is_the_engines_own_namespace(engine: RootlessEngine) -> No
     assert names != host_names  # not the host's interfaces
 
 
+def test_limits_apply_in_a_delegated_cgroup(engine: RootlessEngine) -> None:
+    if engine.cgroup is None:
+        pytest.skip("cgroup v2 is not this host's only hierarchy: no cgroup can be delegated")
+    info = json.loads(engine.docker("info", "--format", "{{json .}}").stdout)
+    assert (info["CgroupDriver"], info["MemoryLimit"], info["PidsLimit"]) == (
+        "cgroupfs",
+        True,
+        True,
+    )
+    result = engine.docker(
+        "run", "--rm", "--network", "none", "-m", "64m", "--pids-limit", "20", "busybox",
+        "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max",
+    )  # fmt: skip
+    assert result.stdout.split() == [str(64 << 20), "20"]
+    assert "WARNING" not in result.stderr
+    # The containers' cgroups are beside the engine's leaf in the delegated one.
+    assert (engine.cgroup / "engine" / "cgroup.procs").read_text().split()
+
+
 def test_a_memory_limit_is_refused_with_a_warning(engine: RootlessEngine) -> None:
+    if engine.cgroup is not None:
+        pytest.skip("the engine has a delegated cgroup here: limits apply")
     result = engine.docker("create", "--network", "none", "-m", "64m", "busybox", "true")
     assert (
         "WARNING: Your kernel does not support memory limit capabilities or the cgroup is not "
@@ -605,6 +665,8 @@ def test_containers_reach_out_through_slirp4netns(
 
 
 def test_info_says_rootless_without_cgroups(engine: RootlessEngine, user: RootlessUser) -> None:
+    if engine.cgroup is not None:
+        pytest.skip("the engine has a delegated cgroup here")
     info = json.loads(engine.docker("info", "--format", "{{json .}}").stdout)
     assert info["CgroupDriver"] == "none"
     assert "name=rootless" in info["SecurityOptions"]
@@ -648,7 +710,7 @@ def test_containers_stop_with_the_engine_and_restart_by_policy(
     _stop(engine)
     assert engine.proc.returncode is not None
     assert _live(user.owned_pids()) == {}  # no container, conmon or engine process is left
-    engine.proc = _launch(user, engine.log)
+    engine.proc = _launch(user, engine.log, engine.cgroup)
     state = "{{.State.Status}} {{.State.ExitCode}}"
     deadline = time.monotonic() + 20
     while engine.docker("inspect", "-f", state, "rl-always").stdout.split()[0] != "running":

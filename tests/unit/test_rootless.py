@@ -15,6 +15,14 @@ import pytest
 from doca.cli.setup_rootless import render
 from engine.config import load_config
 from engine.errors import InvalidParameter
+from engine.rootless.delegation import (
+    LEAF,
+    Delegation,
+    adopt,
+    delegated_path,
+    find_delegation,
+    own_cgroup,
+)
 from engine.rootless.dirs import default_data_root, default_exec_root, default_host
 from engine.rootless.idmaps import helper_argv, own_and_subordinate, rootless_maps
 from engine.rootless.limits import discard_resource_limits, rootless_info
@@ -196,6 +204,66 @@ def test_info_reports_no_cgroups_like_rootless_dockerd() -> None:
         "WARNING: Running in rootless-mode without cgroups. Systemd is required to enable "
         "cgroups in rootless-mode."
     ]
+
+
+def test_a_delegated_cgroup_keeps_the_limits_its_controllers_enforce() -> None:
+    host: dict[str, Any] = {"Memory": 64 << 20, "PidsLimit": 20, "CpuShares": 512,
+                            "CpusetCpus": "0", "NanoCpus": 500_000_000}  # fmt: skip
+    warnings = discard_resource_limits(host, frozenset({"memory", "pids", "cpu"}))
+    assert warnings == [
+        "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded."
+    ]
+    assert host == {"Memory": 64 << 20, "PidsLimit": 20, "CpuShares": 512, "CpusetCpus": "",
+                    "NanoCpus": 500_000_000}  # fmt: skip
+
+
+def test_info_with_a_delegated_cgroup() -> None:
+    info: dict[str, Any] = {"CgroupVersion": "2", "SecurityOptions": [], "Warnings": None}
+    rootless_info(info, frozenset({"memory", "pids"}))
+    assert info["CgroupDriver"] == "cgroupfs"
+    assert (info["MemoryLimit"], info["PidsLimit"], info["CPUShares"]) == (True, True, False)
+    assert info["Warnings"] is None
+    assert info["LiveRestoreEnabled"] is False
+
+
+SERVICE = "/user.slice/user-1000.slice/user@1000.service/app.slice/doca.service"
+
+
+def _cgroup_tree(root: Path, path: str, controllers: str) -> Path:
+    """A cgroup2 tree's files as the engine reads and writes them."""
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids\n")
+    directory = root / path.lstrip("/")
+    directory.mkdir(parents=True)
+    (directory / "cgroup.controllers").write_text(controllers + "\n")
+    (directory / "cgroup.procs").write_text("101\n102\n")
+    (directory / "cgroup.subtree_control").write_text("")
+    return directory
+
+
+def test_a_delegated_cgroup_is_found_and_adopted(tmp_path: Path) -> None:
+    directory = _cgroup_tree(tmp_path, SERVICE, "memory pids hugetlb")
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text(f"0::{SERVICE}\n")
+    found = find_delegation(tmp_path, proc)
+    assert found == Delegation(SERVICE, frozenset({"memory", "pids"}))
+    assert adopt(found, tmp_path) == {"memory", "pids"}
+    assert (directory / LEAF / "cgroup.procs").read_text() == "102"  # each pid written in turn
+    assert (directory / "cgroup.subtree_control").read_text() == "+pids"
+    # An engine started again finds itself in the leaf and manages its parent.
+    proc.write_text(f"0::{SERVICE}/{LEAF}\n")
+    assert find_delegation(tmp_path, proc) == found
+
+
+def test_no_delegation_on_cgroup_v1_or_without_controllers(tmp_path: Path) -> None:
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text(f"0::{SERVICE}\n")
+    assert find_delegation(tmp_path, proc) is None  # no cgroup.controllers at the root: v1
+    _cgroup_tree(tmp_path, SERVICE, "hugetlb")
+    assert find_delegation(tmp_path, proc) is None
+    proc.write_text("12:pids:/\n1:name=systemd:/\n")
+    assert find_delegation(tmp_path, proc) is None
+    assert own_cgroup("0::/\n") == "/"
+    assert delegated_path(f"{SERVICE}/{LEAF}") == SERVICE
 
 
 def test_the_port_driver_hands_over_a_listening_socket() -> None:
