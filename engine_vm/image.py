@@ -5,7 +5,8 @@ Two layers are cached under ``platformdirs.user_cache_dir("doca")/vm``: ``base-<
 Debian part: debootstrap's minbase plus the packages, the kernel and the modules it keeps) and
 ``image-<key>`` (the base plus a Python environment with the engine). Editing the engine
 rebuilds only the second, in seconds; changing the recipe rebuilds both. Building needs root
-on Linux (debootstrap, chroot); other hosts use an image built there.
+on Linux (debootstrap, chroot); other hosts use an image built there, bundled with the app or
+imported from the archive ``python -m engine_vm.image export`` writes (see image_archive).
 """
 
 from __future__ import annotations
@@ -21,27 +22,36 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import platformdirs
 
 from engine_vm import initrd, kernel_modules
+from engine_vm.image_layout import (
+    IMAGE_PREFIX,
+    INITRD,
+    KERNEL,
+    MANIFEST,
+    ROOT_DISK,
+    Image,
+    ImageBuildError,
+    bundled_image,
+    installed_image,
+    installed_versions,
+)
 from engine_vm.recipe import (
     ENGINE_DISTRIBUTIONS,
     MIRROR,
     SECURITY_MIRROR,
     Recipe,
+    debian_arch,
     dependency_closure,
     payload_digest,
     payload_files,
     pins,
 )
 
-KERNEL = "vmlinuz"
-INITRD = "initrd.img"
-ROOT_DISK = "root.img"
-MANIFEST = "image.json"
 ROOTFS_TAR = "rootfs.tar"
 #: The modules the guest's init loads (engine_vm.guest.init reads it).
 MODULES_FILE = "/etc/doca/modules"
@@ -72,35 +82,6 @@ from engine_vm.guest.init import main
 
 main()
 """
-
-
-class ImageBuildError(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Image:
-    """A built image: the files QEMU boots."""
-
-    directory: Path
-    key: str
-
-    @property
-    def kernel(self) -> Path:
-        return self.directory / KERNEL
-
-    @property
-    def initrd(self) -> Path:
-        return self.directory / INITRD
-
-    @property
-    def root_disk(self) -> Path:
-        return self.directory / ROOT_DISK
-
-    @property
-    def manifest(self) -> dict[str, object]:
-        data: dict[str, object] = json.loads((self.directory / MANIFEST).read_text())
-        return data
 
 
 def cache_root() -> Path:
@@ -149,42 +130,97 @@ def image_key(recipe: Recipe, site: Path) -> str:
 def cached_image(recipe: Recipe | None = None, cache: Path | None = None) -> Image | None:
     """The complete image for ``recipe`` (default: this engine's) in the cache, or None."""
     key = image_key(recipe or current_recipe(), site_directory())
-    image = Image((cache or cache_root()) / f"image-{key}", key)
+    image = Image((cache or cache_root()) / f"{IMAGE_PREFIX}{key}", key)
     return image if (image.directory / MANIFEST).exists() else None
+
+
+def archive_name(version: str, arch: str) -> str:
+    """The file name of the prebuilt image for doca ``version`` on ``arch``."""
+    return f"doca-vm-{version}-{arch}.tar.gz"
+
+
+def why_cannot_build(system: str | None = None) -> str | None:
+    """Why this host cannot build the image, in words for the user; None when it can."""
+    system = system or platform.system()
+    if system != "Linux":
+        return f"building the VM image needs Linux (this host runs {system})"
+    if os.geteuid() != 0:
+        return "building the VM image needs root (debootstrap, chroot)"
+    if shutil.which("debootstrap") is None:
+        return "building the VM image needs debootstrap, which is not installed"
+    return None
 
 
 def ensure_image(
     recipe: Recipe | None = None, cache: Path | None = None, log: Callable[[str], None] = print
 ) -> Image:
-    """The cached image for this engine, built first when there is none."""
-    recipe = recipe or current_recipe()
+    """The image to boot: the one bundled with the app, else the cached one for this engine
+    (built first when there is none), else, where no image can be built, the prebuilt image
+    installed for this version."""
+    bundled = bundled_image()
+    if bundled is not None:
+        return bundled
     cache = cache or cache_root()
+    reason = why_cannot_build()
+    if reason is not None:
+        return _exact_image(recipe, cache) or _installed_or_fail(cache, reason)
+    recipe = recipe or current_recipe()
     found = cached_image(recipe, cache)
     if found is not None:
         return found
-    if platform.system() != "Linux" or os.geteuid() != 0:
-        raise ImageBuildError(
-            "building the VM image needs root on Linux (debootstrap, chroot); "
-            f"build it there and copy it into {cache}"
-        )
     cache.mkdir(parents=True, exist_ok=True)
-    with _locked(cache / ".lock"):
+    with locked(cache / ".lock"):
         found = cached_image(recipe, cache)  # built by another process while we waited
         if found is not None:
             return found
         return _Builder(recipe, cache, log).build()
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    import fcntl  # builds run on Linux only; hosts that just boot the image may lack fcntl
+def _exact_image(recipe: Recipe | None, cache: Path) -> Image | None:
+    """The image built for exactly this engine's files, when they are there to be hashed (a
+    frozen app carries no engine files: it goes by version)."""
+    try:
+        return cached_image(recipe, cache)
+    except (ImageBuildError, FileNotFoundError):
+        return None
 
+
+def _installed_or_fail(cache: Path, reason: str) -> Image:
+    version, arch = doca_version(), debian_arch()
+    found = installed_image(cache, version, arch)
+    if found is not None:
+        return found
+    others = installed_versions(cache) if cache.is_dir() else []
+    there = f"; {cache} holds images for doca {', '.join(others)} only" if others else ""
+    raise ImageBuildError(
+        f"{reason}. Install the prebuilt image for doca {version} ({arch}) instead: "
+        f"python -m engine_vm.image import {archive_name(version, arch)}{there}"
+    )
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` between the processes that build or install
+    images; where there is no ``fcntl`` (Windows) nothing is locked, and the atomic renames
+    alone keep the cache consistent."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
     with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def prune_images(cache: Path, newest: Path) -> None:
+    """Delete the images older than ``newest`` but the last ``KEEP_OLD_IMAGES``."""
+    images = sorted(cache.glob(f"{IMAGE_PREFIX}*"), key=lambda p: p.stat().st_mtime)
+    for old in [p for p in images if p != newest][: -KEEP_OLD_IMAGES or None]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 class _Builder:
@@ -203,7 +239,7 @@ class _Builder:
         base = self.cache / f"base-{self.recipe.base_key()}"
         if not (base / MANIFEST).exists():
             self._build_base(base)
-        final = self.cache / f"image-{self.key}"
+        final = self.cache / f"{IMAGE_PREFIX}{self.key}"
         work = self.cache / f".work-{self.key}-{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
         try:
@@ -346,9 +382,7 @@ class _Builder:
         return version
 
     def _prune(self, newest: Path) -> None:
-        images = sorted(self.cache.glob("image-*"), key=lambda p: p.stat().st_mtime)
-        for old in [p for p in images if p != newest][: -KEEP_OLD_IMAGES or None]:
-            shutil.rmtree(old, ignore_errors=True)
+        prune_images(self.cache, newest)
         base = f"base-{self.recipe.base_key()}"
         for old in self.cache.glob("base-*"):
             if old.name != base:
@@ -431,3 +465,9 @@ def _unmount_under(root: Path) -> None:
     for point in sorted(points, key=lambda p: len(p.parts), reverse=True):
         if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "--lazy", str(point)], capture_output=True)
+
+
+if __name__ == "__main__":
+    from engine_vm.image_cli import main
+
+    sys.exit(main())
