@@ -56,6 +56,10 @@ class DocaGroup(click.Group):
     default=None,
     help="Name of the context to use (default: $DOCKER_CONTEXT or `doca context use`).",
 )
+@click.version_option(
+    None, "-v", "--version", package_name="doca", message="Doca version %(version)s",
+    help="Print version information and quit.",
+)  # fmt: skip
 @click.pass_context
 def cli(ctx: click.Context, host: str | None, context: str | None) -> None:
     """A client for Doca and other Docker-API engines."""

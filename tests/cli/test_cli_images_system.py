@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -390,3 +391,18 @@ def test_bad_since_and_until(value: str, message: str) -> None:
     with pytest.raises(ValueError) as error:
         get_timestamp(value, 0)
     assert str(error.value) == message
+
+
+def test_version_flag_prints_the_package_version() -> None:
+    """``doca --version`` / ``-v`` as ``docker --version``: no engine is asked."""
+    expected = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    doca = str(Path(sys.executable).with_name("doca"))
+    for flag in ("--version", "-v"):
+        result = subprocess.run(
+            [doca, flag], capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/doca.sock"},
+        )  # fmt: skip
+        assert (result.returncode, result.stdout) == (
+            0,
+            f"Doca version {expected['project']['version']}\n",
+        )
