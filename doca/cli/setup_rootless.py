@@ -1,7 +1,8 @@
 """`doca setup rootless`: whether this user can run a rootless engine, and what to do where not.
 
 The findings are the engine's own (``engine.rootless.prerequisites``), so this says exactly what
-``doca-engine --rootless`` would refuse to start without. Exit status 0 when nothing is missing.
+``doca-engine --rootless`` would refuse to start without. Exit status 0 when nothing required
+is missing; what it would do without (outbound network, resource limits) is a warning.
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ def rootless() -> None:
     findings = check(gather())
     for line in render(findings):
         click.echo(line)
-    problems = missing(findings)
+    problems = missing(findings, required_only=True)
     if problems:
         click.echo(f"{len(problems)} prerequisite(s) missing; see above.", err=True)
         sys.exit(GENERAL_ERROR)
-    click.echo("Ready: run 'doca-engine --rootless'.")
+    if missing(findings):
+        click.echo("Ready, with the limitations above: run 'doca-engine --rootless'.")
+    else:
+        click.echo("Ready: run 'doca-engine --rootless'.")
 
 
 COMMANDS = (setup,)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.rootless.delegation import CGROUP_ROOT, Delegation, find_delegation
 from engine.userns.subids import SUBGID_FILE, SUBUID_FILE, SubIdRange, parse_subids, ranges_of
 
 HELPERS = ("newuidmap", "newgidmap")
@@ -53,6 +54,8 @@ class HostFacts:
     kernel: tuple[int, int] = (0, 0)
     fuse_overlayfs: str | None = None
     tun_usable: bool = True  # the user may open /dev/net/tun (slirp4netns's tap device)
+    delegation: Delegation | None = None  # a cgroup v2 subtree the user may hand down
+    cgroup_v2: bool = False  # cgroup v2 is the host's only hierarchy
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,28 @@ def _network_finding(facts: HostFacts) -> Finding:
     return Finding(what, True, facts.network_helper, required=False)
 
 
+def _limits_finding(facts: HostFacts) -> Finding:
+    what = "resource limits"
+    if facts.delegation is not None:
+        given = " ".join(sorted(facts.delegation.controllers))
+        return Finding(what, True, f"delegated cgroup {facts.delegation.path} ({given})")
+    if not facts.cgroup_v2:
+        return Finding(
+            what,
+            False,
+            "cgroup v1 cannot be delegated: containers run without limits (like rootless Docker's)",
+            ["boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2"],
+            required=False,
+        )
+    return Finding(
+        what,
+        False,
+        "no cgroup is delegated here: containers run without limits",
+        ["systemctl --user enable --now doca-engine   # a user service with Delegate=yes"],
+        required=False,
+    )
+
+
 def namespace_findings(facts: HostFacts) -> list[Finding]:
     """What entering the engine's user namespace needs (pure)."""
     return [
@@ -201,6 +226,7 @@ def check(facts: HostFacts) -> list[Finding]:
             Finding("crun", False, "crun binary not found in PATH", ["apt-get install crun"])
         )
     findings.append(_network_finding(facts))
+    findings.append(_limits_finding(facts))
     if facts.kernel < (5, 11):
         ok = facts.fuse_overlayfs is not None
         detail = (
@@ -280,4 +306,6 @@ def gather(environ: Mapping[str, str] | None = None, uid: int | None = None) -> 
         kernel=_kernel(),
         fuse_overlayfs=shutil.which("fuse-overlayfs"),
         tun_usable=os.access(TUN_DEVICE, os.R_OK | os.W_OK),
+        delegation=find_delegation(),
+        cgroup_v2=(CGROUP_ROOT / "cgroup.controllers").exists(),
     )

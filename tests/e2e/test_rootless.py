@@ -682,6 +682,9 @@ def test_setup_rootless_checks_the_user(user: RootlessUser) -> None:
     ready = user.run(doca)
     assert ready.returncode == 0, ready.stdout + ready.stderr
     assert f"[OK] subordinate IDs (/etc/subuid): {RANGE} IDs" in ready.stdout
+    assert "[OK] outbound network: /usr/bin/slirp4netns" in ready.stdout
+    if not (CGROUP_ROOT / "cgroup.controllers").exists():
+        assert "[WARNING] resource limits: cgroup v1 cannot be delegated" in ready.stdout
     lacking = user.run(doca, XDG_RUNTIME_DIR="")
     assert lacking.returncode == 1
     assert "[MISSING] XDG_RUNTIME_DIR: XDG_RUNTIME_DIR needs to be set" in lacking.stdout

@@ -22,6 +22,7 @@ BUILD_DEB = REPO / "installers/linux/build-deb"
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 COMMANDS = ("doca", "doca-engine", "doca-desktop", "docker-credential-doca")
 UNITS = ("doca.socket", "doca.service")
+USER_UNIT = "/usr/lib/systemd/user/doca-engine.service"  # the rootless engine
 WANTS = (
     "/etc/systemd/system/sockets.target.wants/doca.socket",
     "/etc/systemd/system/multi-user.target.wants/doca.service",
@@ -31,6 +32,7 @@ PACKAGED = (
     *(f"/usr/bin/{command}" for command in COMMANDS),
     *(f"/lib/systemd/system/{unit}" for unit in UNITS),
     "/usr/lib/sysusers.d/doca.conf",
+    USER_UNIT,
     "/usr/share/applications/doca-desktop.desktop",
     "/usr/share/icons/hicolor/scalable/apps/doca.svg",
 )
@@ -102,6 +104,8 @@ def test_nothing_refers_to_the_build_tree(chroot: Chroot) -> None:
 
 def test_units_verify_and_are_enabled(chroot: Chroot) -> None:
     verify = chroot.run("systemd-analyze", "verify", *UNITS)
+    assert (verify.returncode, verify.stdout + verify.stderr) == (0, "")
+    verify = chroot.run("systemd-analyze", "verify", USER_UNIT)
     assert (verify.returncode, verify.stdout + verify.stderr) == (0, "")
     # The postinst's hand-made links are what systemctl itself reads as "enabled".
     assert chroot.check("systemctl", "is-enabled", *UNITS).split() == ["enabled", "enabled"]

@@ -125,6 +125,8 @@ def _facts(**changes: Any) -> HostFacts:
         "crun": "/usr/bin/crun",
         "network_helper": "/usr/bin/slirp4netns",
         "kernel": (6, 1),
+        "cgroup_v2": True,
+        "delegation": Delegation(SERVICE, frozenset({"memory", "pids"})),
     }
     values.update(changes)
     return HostFacts(**values)
@@ -153,6 +155,8 @@ def test_a_ready_host_has_nothing_missing() -> None:
         ({"network_helper": None}, "outbound network", "slirp4netns not found"),
         ({"tun_usable": False}, "outbound network", "/dev/net/tun is not open to ada"),
         ({"kernel": (5, 4)}, "overlayfs", "cannot mount overlayfs in a user namespace"),
+        ({"delegation": None}, "resource limits", "no cgroup is delegated here"),
+        ({"delegation": None, "cgroup_v2": False}, "resource limits", "cgroup v1 cannot be"),
     ],
 )  # fmt: skip
 def test_each_missing_prerequisite_is_named_with_a_fix(
