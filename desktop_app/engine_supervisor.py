@@ -1,9 +1,11 @@
-"""``EngineSupervisor``: connects to a running engine, or starts ``doca-engine`` and keeps it up.
+"""``EngineSupervisor``: connects to a running engine, or starts one and keeps it up.
 
 Qt-free. One supervising task per engine; listeners get an ``EngineStatus`` on every change. The
-app only ever signals the process it started itself, by its PID. Starting the engine as another
-user (pkexec/sudo prompt, a system service) is future work: the engine runs as the app's user,
-which for a real engine means the app runs as root.
+app only ever signals the process it started itself, by its PID. Every mode is one process to
+the supervisor: ``doca-engine`` as root (native), ``doca-engine --rootless`` as the app's user,
+or the VM service (which powers its VM off on SIGTERM and exits when QEMU does). The launch is
+planned afresh at each start, so a mode chosen in Settings applies at the next engine start.
+Starting the engine as another user (pkexec/sudo prompt, a system service) is future work.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from desktop_app.engine_status import EngineState, EngineStatus, ProcessSampler, find_listener_pid
+from desktop_app.engine_status import (
+    EngineLaunch,
+    EngineState,
+    EngineStatus,
+    LaunchError,
+    ProcessSampler,
+    find_listener_pid,
+)
 from desktop_app.tasks import TaskOwner
 from doca.client import EngineClient
 
@@ -25,6 +34,11 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[EngineStatus], None]
 PingFn = Callable[[], Awaitable[bool]]
+#: Plans how to start the engine; blocking (it may read the settings), so it runs in a thread.
+#: Raises ``LaunchError`` when the engine cannot be started as things stand.
+Planner = Callable[[], EngineLaunch]
+#: How often a starting engine is pinged: the resolution of the measured start time.
+READY_POLL = 0.05
 
 
 class SupervisorError(Exception):
@@ -32,11 +46,16 @@ class SupervisorError(Exception):
 
 
 class EngineSupervisor:
+    """Supervises the engine at ``host``; ``argv`` (a fixed command) or ``launch`` (planned at
+    each start) says how to start one, neither that the app only connects."""
+
     def __init__(
         self,
         host: str,
         argv: Sequence[str] | None,
         *,
+        launch: Planner | None = None,
+        mode: str = "",
         no_start_reason: str = "starting the engine is disabled",
         start_timeout: float = 30.0,
         stop_timeout: float = 20.0,
@@ -48,7 +67,10 @@ class EngineSupervisor:
         ping: PingFn | None = None,
     ) -> None:
         self.host = host
-        self._argv = list(argv) if argv is not None else None
+        if argv is not None:
+            fixed = EngineLaunch(mode, tuple(argv))
+            launch = lambda: fixed  # noqa: E731
+        self._plan = launch
         self._no_start_reason = no_start_reason
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
@@ -63,10 +85,11 @@ class EngineSupervisor:
         self._supervising: asyncio.Task[None] | None = None
         self._sampling: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._launch: EngineLaunch | None = None  # the one running, or last run
         self._stop_requested = False
         self._log: deque[str] = deque(maxlen=200)
         self._listeners: list[Listener] = []
-        self.status = EngineStatus()
+        self.status = EngineStatus(mode=mode)
 
     # --- observing -------------------------------------------------------------------------
 
@@ -77,7 +100,7 @@ class EngineSupervisor:
 
     @property
     def can_start(self) -> bool:
-        return self._argv is not None
+        return self._plan is not None
 
     @property
     def owns_engine(self) -> bool:
@@ -132,7 +155,7 @@ class EngineSupervisor:
         self._stop_requested = True
         if proc is not None and proc.returncode is None:
             self._set(state=EngineState.STOPPING, reason="")
-            await self._terminate(proc)
+            await self._terminate(proc, self._stop_timeout_of(self._launch))
         await self._end_supervision()
         self._set(
             state=EngineState.STOPPED,
@@ -141,6 +164,7 @@ class EngineSupervisor:
             pid=None,
             cpu_percent=None,
             memory_rss=None,
+            start_seconds=None,
         )
 
     async def restart(self) -> None:
@@ -176,14 +200,20 @@ class EngineSupervisor:
     async def _supervise(self) -> None:
         if await self._ping():
             await self._watch_external()
-        elif self._argv is None:
-            self._set(
-                state=EngineState.ERROR,
-                reason=f"no engine answers at {self.host}; {self._no_start_reason}",
-            )
+            return
+        if self._plan is None:
+            launch: EngineLaunch | LaunchError = LaunchError(self._no_start_reason)
+        else:
+            try:
+                launch = await asyncio.get_running_loop().run_in_executor(None, self._plan)
+            except LaunchError as exc:
+                launch = exc
+        if isinstance(launch, LaunchError):
+            reason = f"no engine answers at {self.host}; {launch}"
+            self._set(state=EngineState.ERROR, reason=reason, mode=launch.mode or self.status.mode)
             await self._watch_external()
         else:
-            await self._run_managed(self._argv)
+            await self._run_managed(launch)
 
     async def _watch_external(self) -> None:
         """Health-check an engine the app did not start; it may come and go."""
@@ -201,13 +231,13 @@ class EngineSupervisor:
                 self._set(state=EngineState.ERROR, reason=reason, pid=None)
             await asyncio.sleep(self._health_interval)
 
-    async def _run_managed(self, argv: list[str]) -> None:
+    async def _run_managed(self, launch: EngineLaunch) -> None:
         """Start the engine, and start it again with back-off each time it exits."""
         loop = asyncio.get_running_loop()
         failures = 0
         while not self._stop_requested:
             started = loop.time()
-            what = await self._run_once(argv)
+            what = await self._run_once(launch)
             if self._stop_requested:
                 return
             failures = 1 if loop.time() - started >= self._stable_after else failures + 1
@@ -220,9 +250,23 @@ class EngineSupervisor:
             self._set(state=EngineState.ERROR, reason=retry, owned=False, pid=None)
             await asyncio.sleep(delay)
 
-    async def _run_once(self, argv: list[str]) -> str:
+    async def _run_once(self, launch: EngineLaunch) -> str:
         """Run one engine process until it exits; says how it ended."""
-        self._set(state=EngineState.STARTING, reason="", owned=True)
+        self._launch = launch
+        self._set(
+            state=EngineState.STARTING, reason="", owned=True, mode=launch.mode, start_seconds=None
+        )
+        loop = asyncio.get_running_loop()
+        if launch.prepare is not None:
+            try:
+                # The deque's append is thread-safe: the preparing thread logs straight into it.
+                await loop.run_in_executor(None, launch.prepare, self._log.append)
+            except Exception as exc:
+                log.warning("preparing the engine failed", exc_info=True)
+                return f"cannot start the engine: {exc}"
+        argv = launch.argv
+        start_timeout = launch.start_timeout or self._start_timeout
+        launched = loop.time()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -236,12 +280,15 @@ class EngineSupervisor:
         self._proc = proc
         reader = self._tasks.spawn(self._read_log(proc), name="engine-log")
         try:
-            if await self._wait_ready(proc):
-                self._set(state=EngineState.RUNNING, reason="", owned=True, pid=proc.pid)
-                self._begin_sampling(proc.pid)
+            if await self._wait_ready(proc, start_timeout):
+                seconds = loop.time() - launched
+                log.info("the %s engine answered %.2f s after launch", launch.mode, seconds)
+                self._set(state=EngineState.RUNNING, reason="", owned=True, pid=proc.pid,
+                          start_seconds=seconds)  # fmt: skip
+                self._begin_sampling(proc.pid, launch.sample_tree)
             elif proc.returncode is None:
-                await self._terminate(proc)
-                return f"the engine did not answer within {self._start_timeout:g} s"
+                await self._terminate(proc, self._stop_timeout_of(launch))
+                return f"the engine did not answer within {start_timeout:g} s"
             return f"the engine exited with code {await proc.wait()}"
         finally:
             self._end_sampling()
@@ -250,15 +297,15 @@ class EngineSupervisor:
                 await asyncio.wait_for(asyncio.shield(reader), 0.5)
             reader.cancel()
 
-    async def _wait_ready(self, proc: asyncio.subprocess.Process) -> bool:
-        deadline = asyncio.get_running_loop().time() + self._start_timeout
+    async def _wait_ready(self, proc: asyncio.subprocess.Process, timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             if proc.returncode is not None:
                 return False
             if await self._ping():
                 return True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 0.1)
+                await asyncio.wait_for(proc.wait(), READY_POLL)
         return False
 
     async def _read_log(self, proc: asyncio.subprocess.Process) -> None:
@@ -266,20 +313,23 @@ class EngineSupervisor:
         async for line in proc.stdout:
             self._log.append(line.decode(errors="replace").rstrip("\n"))
 
-    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+    def _stop_timeout_of(self, launch: EngineLaunch | None) -> float:
+        return (launch.stop_timeout if launch is not None else None) or self._stop_timeout
+
+    async def _terminate(self, proc: asyncio.subprocess.Process, timeout: float) -> None:
         proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), self._stop_timeout)
+            await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
             proc.kill()
             await proc.wait()
 
     # --- resources -------------------------------------------------------------------------
 
-    def _begin_sampling(self, pid: int | None) -> None:
+    def _begin_sampling(self, pid: int | None, tree: bool = False) -> None:
         self._end_sampling()
         if pid is not None:
-            self._sampling = self._tasks.spawn(self._sample(pid), name="sample")
+            self._sampling = self._tasks.spawn(self._sample(pid, tree), name="sample")
 
     def _end_sampling(self) -> None:
         if self._sampling is not None:
@@ -288,9 +338,9 @@ class EngineSupervisor:
         if self.status.cpu_percent is not None or self.status.memory_rss is not None:
             self._set(cpu_percent=None, memory_rss=None)
 
-    async def _sample(self, pid: int) -> None:
+    async def _sample(self, pid: int, tree: bool) -> None:
         loop = asyncio.get_running_loop()
-        sampler = await loop.run_in_executor(None, ProcessSampler, pid)
+        sampler = await loop.run_in_executor(None, ProcessSampler, pid, tree)
         while True:
             await asyncio.sleep(self._sample_interval)
             sample = await loop.run_in_executor(None, sampler.sample)

@@ -84,14 +84,17 @@ def _tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def start(
+def prepare_service(
     socket_path: Path,
     options: VMOptions,
     state_dir: Path | None = None,
-    timeout: float = START_TIMEOUT,
     log: Callable[[str], None] = print,
-) -> Started:
-    """Boot the VM serving ``socket_path``; returns once its engine answers ``/_ping``."""
+) -> VMState:
+    """Make the VM serving ``socket_path`` ready to start (the image found or built, stale
+    runtime files gone, the settings written); blocks while an image is built. Raises
+    ``VMError`` when a VM or an engine already serves the socket, and the image's errors when
+    there is no image and none can be built here. ``start`` runs the service next; the desktop
+    app's supervisor runs ``service_argv`` as its own child instead."""
     state = state_for(socket_path, state_dir)
     pid = service_pid(state)
     if pid is not None:
@@ -105,10 +108,28 @@ def start(
         stale.unlink(missing_ok=True)
     state.write_settings(Settings.make(socket_path.absolute(), image.directory, options,
                                        accelerator))  # fmt: skip
+    return state
+
+
+def service_argv(state_root: Path, python: str = sys.executable) -> list[str]:
+    """The VM service's command line: it runs until SIGTERM (then powers the VM off) or until
+    QEMU ends (then it exits non-zero)."""
+    return [python, "-m", SERVICE_MODULE, str(state_root)]
+
+
+def start(
+    socket_path: Path,
+    options: VMOptions,
+    state_dir: Path | None = None,
+    timeout: float = START_TIMEOUT,
+    log: Callable[[str], None] = print,
+) -> Started:
+    """Boot the VM serving ``socket_path``; returns once its engine answers ``/_ping``."""
+    state = prepare_service(socket_path, options, state_dir, log)
     began = time.monotonic()
     with state.service_log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", SERVICE_MODULE, str(state.root)],
+            service_argv(state.root),
             stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )  # fmt: skip
@@ -128,6 +149,7 @@ def start(
                 f"seconds; its console ends:\n{_tail(state.console_log).rstrip()}"
             )
         time.sleep(_POLL)
+    accelerator = state.read_settings().accelerator
     return Started(process.pid, time.monotonic() - began, accelerator, state.root)
 
 

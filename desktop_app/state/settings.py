@@ -1,7 +1,8 @@
 """``Settings``: what the user chose on the Settings page, kept as a small JSON file
 (``$XDG_CONFIG_HOME/doca/desktop.json``), and how it combines with the command line when the
-app starts. Engine settings take effect at the next start; "start at login" at once, as the
-autostart entry's presence. Qt-free; reading and writing block, so they run in a thread."""
+app starts. The engine's mode and the VM's size take effect at the next engine start; the
+socket and data root at the app's next start; "start at login" at once, as the autostart
+entry's presence. Qt-free; reading and writing block, so they run in a thread."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from desktop_app.state.autostart import ENTRY_NAME, autostart_enabled, set_autostart
+from desktop_app.state.engine_mode import EngineMode, default_mode, parse_mode
 from doca.client.transport import DEFAULT_HOST
+from engine_vm.options import VMOptions, default_shares, parse_size
 
 DEFAULT_DATA_ROOT = "/var/lib/doca"
+DEFAULT_VM_CPUS = 2
+DEFAULT_VM_MEMORY = "2g"
+DEFAULT_VM_DISK = "20g"
 
 
 class SettingsError(Exception):
@@ -33,6 +39,10 @@ class Settings:
     active_host: str = ""
     # Public keys (PEM files, comma-separated) whose signatures mark images as signed.
     trust_keys: str = ""
+    engine_mode: str = ""  # "": the platform's default (see engine_mode.default_mode)
+    vm_cpus: int = DEFAULT_VM_CPUS
+    vm_memory: str = DEFAULT_VM_MEMORY  # as docker's --memory reads it: 512m, 2g
+    vm_disk: str = DEFAULT_VM_DISK  # the data disk's size (grown, never shrunk)
 
     def problems(self) -> list[str]:
         """What keeps these settings from being used; empty when they are fine."""
@@ -47,7 +57,33 @@ class Settings:
                 found.append("the engine is reached at unix:///path or tcp://host:port")
         if self.data_root and not os.path.isabs(self.data_root):
             found.append("the data root must be an absolute path")
+        if self.engine_mode:
+            try:
+                parse_mode(self.engine_mode)
+            except ValueError as exc:
+                found.append(str(exc))
+        try:
+            self.vm_options(shares=())
+        except ValueError as exc:
+            found.append(f"VM: {exc}")
         return found
+
+    def mode(self, system: str, euid: int) -> EngineMode:
+        """The mode chosen, else the platform's default (also for a value this version does
+        not know: a newer app's file still starts an engine)."""
+        try:
+            return parse_mode(self.engine_mode) if self.engine_mode else default_mode(system, euid)
+        except ValueError:
+            return default_mode(system, euid)
+
+    def vm_options(self, shares: tuple[str, ...] | None = None) -> VMOptions:
+        """The VM's options; ValueError (in the VM options' words) for unusable values."""
+        return VMOptions(
+            cpus=self.vm_cpus,
+            memory=parse_size(self.vm_memory),
+            disk=parse_size(self.vm_disk),
+            shares=default_shares() if shares is None else shares,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,9 +100,10 @@ class Settings:
                 values[item.name] = value
         return cls(**values)
 
-    def effective_host(self, environ: Mapping[str, str]) -> str:
-        """The local engine: the one the app starts, or connects to, when none was chosen."""
-        return self.engine_host or environ.get("DOCKER_HOST") or DEFAULT_HOST
+    def effective_host(self, environ: Mapping[str, str], default: str = DEFAULT_HOST) -> str:
+        """The local engine: the one the app starts, or connects to, when none was chosen
+        (``default``: see ``engine_mode.default_local_host``)."""
+        return self.engine_host or environ.get("DOCKER_HOST") or default
 
     def key_paths(self) -> list[Path]:
         return [Path(p.strip()).expanduser() for p in self.trust_keys.split(",") if p.strip()]

@@ -1,5 +1,6 @@
 """``EngineControls``: the Start/Stop/Restart engine actions (shared by the window's menu and
-the tray), kept enabled or not by the supervisor's state, and the state's icon."""
+the tray), kept enabled or not by the supervisor's state and named with its mode ("Start
+engine (rootless)"), and the state's icon."""
 
 from __future__ import annotations
 
@@ -82,6 +83,9 @@ class EngineControls(QObject):
         state = status.state
         idle = state in (EngineState.STOPPED, EngineState.ERROR)
         owned = self.supervisor.owns_engine
+        named = f" ({status.mode})" if status.mode else ""
+        self.start_action.setText(f"Start engine{named}")
+        self.restart_action.setText(f"Restart engine{named}")
         self.start_action.setEnabled(idle)
         self.stop_action.setEnabled(owned and not idle and state is not EngineState.STOPPING)
         self.restart_action.setEnabled(owned and state is EngineState.RUNNING)

@@ -1,6 +1,8 @@
-"""``SettingsView``: the engine's socket and data root, whether the app starts the engine, and
-whether it starts at login. Engine settings apply at the app's next start; "start at login"
-at once. Saving and Revert read and write the files in a thread."""
+"""``SettingsView``: the engine's socket and data root, how the app runs the engine (natively,
+rootless or in a VM, and the VM's CPUs, memory and disk), whether the app starts the engine,
+and whether it starts at login. The mode and the VM's size apply at the next engine start, the
+socket and data root at the app's next start, "start at login" at once. Saving and Revert read
+and write the files in a thread."""
 
 from __future__ import annotations
 
@@ -12,16 +14,19 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.state.autostart import launch_command
+from desktop_app.state.engine_mode import EngineMode, current_platform, default_mode
 from desktop_app.state.settings import DEFAULT_DATA_ROOT, Settings, SettingsError, SettingsFiles
 from desktop_app.tasks import TaskOwner
 from desktop_app.views.file_dialogs import ask_directory
@@ -30,7 +35,11 @@ from doca.client.transport import DEFAULT_HOST
 
 log = logging.getLogger(__name__)
 
-RESTART_NOTE = "Engine settings take effect when Doca Desktop starts next."
+RESTART_NOTE = (
+    "The engine mode and the VM's CPUs, memory and disk apply at the next engine start "
+    "(Restart engine); the socket and data root when Doca Desktop starts next."
+)
+MAX_CPUS = 64
 
 
 class SettingsView(QWidget):
@@ -40,12 +49,26 @@ class SettingsView(QWidget):
         tasks: TaskOwner,
         launch: Callable[[], Sequence[str]] = launch_command,
         parent: QWidget | None = None,
+        default: EngineMode | None = None,
     ) -> None:
         super().__init__(parent)
         self.files = files
         self._tasks = tasks
         self._launch = launch
+        here = current_platform()
+        self.default_mode = default or default_mode(here.system, here.euid)
         self.loaded: Settings | None = None
+        self.mode_box = QComboBox()
+        self.mode_box.addItem(f"Default: {self.default_mode.label}", "")
+        for mode in EngineMode:
+            self.mode_box.addItem(mode.label, mode.value)
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        self.cpus_box = QSpinBox()
+        self.cpus_box.setRange(1, MAX_CPUS)
+        self.memory_edit = QLineEdit()
+        self.memory_edit.setPlaceholderText("e.g. 2g, 512m (at least 256m)")
+        self.disk_edit = QLineEdit()
+        self.disk_edit.setPlaceholderText("e.g. 20g (at least 1g; grown, never shrunk)")
         self.host_edit = QLineEdit()
         self.host_edit.setPlaceholderText(f"$DOCKER_HOST, else {DEFAULT_HOST}")
         self.data_root_edit = QLineEdit()
@@ -69,6 +92,10 @@ class SettingsView(QWidget):
         self.status.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Engine socket or host", self.host_edit)
+        form.addRow("Engine mode", self.mode_box)
+        form.addRow("VM CPUs", self.cpus_box)
+        form.addRow("VM memory", self.memory_edit)
+        form.addRow("VM disk", self.disk_edit)
         form.addRow("Engine data root", data_root)
         form.addRow("Trusted signing keys", self.keys_edit)
         form.addRow(self.start_engine_box)
@@ -93,6 +120,10 @@ class SettingsView(QWidget):
             start_engine=self.start_engine_box.isChecked(),
             start_at_login=self.login_box.isChecked(),
             trust_keys=self.keys_edit.text().strip(),
+            engine_mode=self.mode_box.currentData() or "",
+            vm_cpus=self.cpus_box.value(),
+            vm_memory=self.memory_edit.text().strip(),
+            vm_disk=self.disk_edit.text().strip(),
         )
 
     def show_settings(self, settings: Settings) -> None:
@@ -101,6 +132,22 @@ class SettingsView(QWidget):
         self.keys_edit.setText(settings.trust_keys)
         self.start_engine_box.setChecked(settings.start_engine)
         self.login_box.setChecked(settings.start_at_login)
+        found = self.mode_box.findData(settings.engine_mode)
+        self.mode_box.setCurrentIndex(max(found, 0))  # a mode this version does not know
+        self.cpus_box.setValue(settings.vm_cpus)
+        self.memory_edit.setText(settings.vm_memory)
+        self.disk_edit.setText(settings.vm_disk)
+        self._mode_changed()
+
+    def chosen_mode(self) -> EngineMode:
+        """The mode the engine starts in next with what the form says."""
+        value = self.mode_box.currentData()
+        return EngineMode(value) if value else self.default_mode
+
+    def _mode_changed(self) -> None:
+        vm = self.chosen_mode() is EngineMode.VM
+        for field in (self.cpus_box, self.memory_edit, self.disk_edit):
+            field.setEnabled(vm)
 
     def _load_now(self) -> None:
         # One small file, read once as the window is built (as the app's other settings are);
@@ -137,10 +184,7 @@ class SettingsView(QWidget):
     async def _save(self, settings: Settings) -> Settings:
         # Finding the launch command searches $PATH: in the thread too.
         await asyncio.to_thread(lambda: self.files.save(settings, list(self._launch())))
-        restart = self.loaded is not None and (
-            (settings.engine_host, settings.data_root, settings.start_engine)
-            != (self.loaded.engine_host, self.loaded.data_root, self.loaded.start_engine)
-        )
+        restart = self.loaded is not None and engine_part(settings) != engine_part(self.loaded)
         self.loaded = settings
         self._show_status("Saved. " + (RESTART_NOTE if restart else ""))
         return settings
@@ -162,3 +206,9 @@ class SettingsView(QWidget):
         path = ask_directory(self, "Engine data root", self.data_root_edit.text())
         if path is not None:
             self.data_root_edit.setText(str(path))
+
+
+def engine_part(settings: Settings) -> tuple[object, ...]:
+    """What only a (re)start of the engine or of the app puts into effect."""
+    return (settings.engine_host, settings.data_root, settings.start_engine, settings.engine_mode,
+            settings.vm_cpus, settings.vm_memory, settings.vm_disk)  # fmt: skip

@@ -6,10 +6,7 @@ The module creates a user with a subordinate range of its own in /etc/subuid and
 with the user's XDG directories: data under ``~/.local/share/doca``, socket under
 ``$XDG_RUNTIME_DIR/doca``.
 
-The test interpreter may live under a directory the user cannot enter (``/root``); then the
-engine runs in a private mount namespace where that directory is a world-readable tmpfs with
-just the interpreter's installation bound back into it; where the host keeps /dev/net/tun to
-root, a node of the usual 0666 mode stands in for it there. Nothing changes on the host.
+The user and how commands run as that user are in ``tests.support.rootless``.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ import contextlib
 import io
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -27,182 +23,25 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.engine import DOCKER, short_root
+from tests.support.engine import DOCKER
+from tests.support.rootless import RANGE, RootlessUser, rootless_user
 from tests.support.testimage import TestImage
 
 REPO = Path(__file__).resolve().parents[2]
-SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
-RANGE = 65536
 START_TIMEOUT = 30.0
-TUN = Path("/dev/net/tun")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-# Run as root in a private mount namespace: make the interpreter reachable (see the module's
-# docstring), then become the user.
-_LAUNCH = r"""
-set -e
-user=$1 stage=$2 blocked=$3 prefix=$4 tun=$5
-shift 5
-if [ -n "$tun" ]; then
-    [ -e "$tun" ] || mknod -m 666 "$tun" c 10 200
-    mount --bind "$tun" /dev/net/tun
-fi
-if [ -n "$blocked" ]; then
-    mount --bind "$prefix" "$stage"
-    mount -t tmpfs -o mode=755 tmpfs "$blocked"
-    mkdir -p "$prefix"
-    mount --bind "$stage" "$prefix"
-fi
-exec runuser -u "$user" -- "$@"
-"""
-
-
-def _world_usable(path: Path) -> bool:
-    return path.stat().st_mode & 0o006 == 0o006
-
-
-def _blocked_ancestor(path: Path) -> Path | None:
-    """The topmost directory above ``path`` that others may not search, if any."""
-    for directory in reversed(path.parents):
-        if directory != Path("/") and not os.stat(directory).st_mode & 0o001:
-            return directory
-    return None
-
-
-@dataclass
-class RootlessUser:
-    name: str
-    uid: int
-    gid: int
-    home: Path
-    run_dir: Path  # XDG_RUNTIME_DIR
-    sub_start: int
-    scratch: Path  # root-owned, for the mount staging directory
-
-    @property
-    def socket(self) -> Path:
-        return self.run_dir / "doca" / "doca.sock"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.run_dir / "doca.pid"
-
-    def env(self, **extra: str) -> list[str]:
-        values = {
-            "HOME": str(self.home),
-            "PATH": PATH,
-            "XDG_RUNTIME_DIR": str(self.run_dir),
-            "DOCKER_HOST": f"unix://{self.socket}",
-            "DOCKER_CONFIG": str(self.home / "docker-config"),
-            "NO_COLOR": "1",
-            **extra,
-        }
-        return ["env", "-i", *(f"{key}={value}" for key, value in values.items() if value)]
-
-    def launch_argv(self, argv: Sequence[str], **env: str) -> list[str]:
-        """``argv`` run as the user, with this interpreter reachable."""
-        prefix = Path(sys.base_prefix)
-        blocked = _blocked_ancestor(prefix)
-        stage = self.scratch / "stage"
-        stage.mkdir(exist_ok=True)
-        # slirp4netns opens /dev/net/tun as the user; where the host keeps it root's only,
-        # a node of the usual mode stands in for it in the private mount namespace.
-        tun = "" if _world_usable(TUN) else str(self.scratch / "tun")
-        return [
-            "unshare", "--mount", "--propagation", "private", "sh", "-c", _LAUNCH, "launch",
-            self.name, str(stage), str(blocked or ""), str(prefix), tun, *self.env(**env), *argv,
-        ]  # fmt: skip
-
-    def run(
-        self, argv: Sequence[str], *, timeout: float = 120, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.launch_argv(argv, **env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def owned_pids(self) -> list[int]:
-        """Processes running as the user or as one of its subordinate IDs: only this module
-        starts any (the user and the range are its own)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                uid = entry.stat().st_uid
-            except FileNotFoundError:
-                continue
-            if uid == self.uid or self.sub_start <= uid < self.sub_start + RANGE:
-                pids.append(int(entry.name))
-        return pids
-
-
-def _restore(saved: dict[Path, tuple[bytes, os.stat_result] | None]) -> None:
-    for path, before in saved.items():
-        if before is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_bytes(before[0])
-            os.chmod(path, before[1].st_mode & 0o7777)
-            os.utime(path, ns=(before[1].st_atime_ns, before[1].st_mtime_ns))
 
 
 @pytest.fixture(scope="module")
 def user() -> Iterator[RootlessUser]:
-    if os.geteuid() != 0:
-        pytest.skip("creating a user needs root")
-    for tool in ("newuidmap", "newgidmap", "crun", "useradd", "runuser", "unshare"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
-    saved = {
-        path: (path.read_bytes(), os.stat(path)) if path.exists() else None for path in SUBID_FILES
-    }
-    name = "drl" + secrets.token_hex(4)
-    scratch = short_root()
-    created = False
-    account: RootlessUser | None = None
-    try:
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
-        created = True
-        info = pwd.getpwnam(name)
-        # useradd may have given the user a range already: replace the files with the saved
-        # ones plus a range of this module's own, far above the usual 100000.
-        start = 200_000_000 + secrets.randbelow(4000) * RANGE
-        for path, before in saved.items():
-            text = before[0] if before else b""
-            lead = b"\n" if text and not text.endswith(b"\n") else b""
-            path.write_bytes(text + lead + f"{name}:{start}:{RANGE}\n".encode())
-        os.chmod(scratch, 0o711)  # the user reaches its runtime directory below it
-        run_dir = scratch / "run"
-        run_dir.mkdir(mode=0o700)
-        os.chown(run_dir, info.pw_uid, info.pw_gid)
-        home = Path(info.pw_dir)
-        config = home / "docker-config"
-        config.mkdir()
-        os.chown(config, info.pw_uid, info.pw_gid)
-        account = RootlessUser(name, info.pw_uid, info.pw_gid, home, run_dir, start, scratch)
+    with rootless_user() as account:
         yield account
-    finally:
-        if account is not None:
-            for pid in account.owned_pids():
-                with_suppress_kill(pid)
-            deadline = time.monotonic() + 10
-            while account.owned_pids() and time.monotonic() < deadline:
-                time.sleep(0.1)
-        if created:
-            subprocess.run(["userdel", "-r", name], capture_output=True, check=False)
-        _restore(saved)
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def with_suppress_kill(pid: int) -> None:
