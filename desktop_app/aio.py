@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, cast
 
 import qasync
+import shiboken6
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.qt_none_guard import protect_none
@@ -57,4 +59,22 @@ def detach(loop: asyncio.AbstractEventLoop) -> None:
     dialog, ``qtbot.wait``) returns at once without processing events."""
     asyncio.events._set_running_loop(None)
     loop._QEventLoop__is_running = False  # type: ignore[attr-defined]  # qasync's own flag
+    timer = loop._timer  # type: ignore[attr-defined]
+    signaller = loop._QEventLoop__call_soon_signaller  # type: ignore[attr-defined]
     loop.close()
+    _destroy_here(timer, signaller)
+
+
+def _destroy_here(timer: QObject, signaller: QObject) -> None:
+    """Destroy a closed loop's Qt objects now, on their own thread.
+
+    qasync leaves them to Python's garbage collector, which runs on whichever thread is
+    allocating at the time, the executor's workers included. A QObject destroyed off its thread
+    cannot unregister its timers, and the event dispatcher later fires one into freed memory.
+    So the timers are killed and both objects deleted here."""
+    callbacks = timer._SimpleTimer__callbacks  # type: ignore[attr-defined]  # qasync's own
+    for timer_id in list(callbacks):
+        timer.killTimer(timer_id)
+    callbacks.clear()
+    shiboken6.delete(timer)
+    shiboken6.delete(signaller)
