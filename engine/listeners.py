@@ -124,6 +124,7 @@ class Listeners:
         self._config = config
         self._ssl = ssl_context
         self._servers: list[asyncio.AbstractServer] = []
+        self._socket_files: list[tuple[Path, int]] = []  # path and inode of each we bound
 
     async def open(self, address: Address) -> None:
         if address.scheme == "unix":
@@ -138,6 +139,13 @@ class Listeners:
         for server in self._servers:
             server.close()
         self._servers.clear()
+        # As dockerd does: no stale socket file left for clients to find. Only our own: a
+        # newer engine may have replaced it meanwhile.
+        for path, inode in self._socket_files:
+            with contextlib.suppress(OSError):
+                if path.lstat().st_ino == inode:
+                    path.unlink()
+        self._socket_files.clear()
 
     def _protocol(
         self, name: str, context: ssl.SSLContext | None = None
@@ -155,6 +163,7 @@ class Listeners:
         protocol = self._protocol(f"unix://{path}")
         self._servers.append(await loop.create_unix_server(protocol, str(path), backlog=BACKLOG))
         os.chmod(path, 0o660)
+        self._socket_files.append((path, path.lstat().st_ino))
         with contextlib.suppress(KeyError, PermissionError):
             os.chown(path, -1, grp.getgrnam(self._config.group).gr_gid)
         log.info("API listening on %s", path)

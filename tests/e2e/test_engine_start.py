@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine import DockerCLI, EngineProcess, short_root
+from tests.support.engine import DockerCLI, EngineProcess, running_engine, short_root
 from tests.support.testimage import TestImage
 
 # The network set-up's first step (nft's check of the rules the engine writes) made slow on
@@ -77,3 +77,13 @@ def test_requests_during_start_wait_for_the_whole_engine(
     # recorded with its code, and a wait made during the start sees it.
     assert docker("wait", "brief", timeout=60).stdout.strip() == "7"
     assert docker("exec", "long", "echo", "still here").stdout == "still here\n"
+
+
+def test_a_stopped_engine_removes_its_socket_file() -> None:
+    """As dockerd: no socket file left behind for clients to find after a clean stop."""
+    if os.geteuid() != 0:
+        pytest.skip("a real doca-engine needs root (mounts, device nodes, runtimes)")
+    with running_engine() as engine:
+        assert engine.socket.is_socket()
+        assert engine.stop() == 0
+        assert not engine.socket.exists()
