@@ -82,11 +82,15 @@ async def test_connects_to_a_running_engine_and_never_signals_it(
     proc = await asyncio.create_subprocess_exec(*fake_argv(root), stdout=asyncio.subprocess.DEVNULL)
     try:
         sup = closing(supervisor(root, fake_argv(root, "--die-after", "0")))
-        await asyncio.sleep(0.1)
-        for _ in range(100):
-            if (root / "doca.sock").exists():
-                break
-            await asyncio.sleep(0.05)
+        for _ in range(200):  # until it accepts: the file exists a moment before that
+            try:
+                _, writer = await asyncio.open_unix_connection(str(root / "doca.sock"))
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            break
         sup.start()
         status = await sup.wait_for(EngineState.RUNNING, timeout=10)
         assert not status.owned and not sup.owns_engine
