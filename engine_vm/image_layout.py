@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,17 +112,22 @@ def bundled_image(
     return Image(directory, str(key))
 
 
-def installed_image(cache: Path, version: str, arch: str) -> Image | None:
-    """The newest complete image in ``cache`` made for doca ``version`` on ``arch``: what a
-    host that cannot build uses (an imported image, or one copied there)."""
-    found: list[tuple[float, Image]] = []
+def _complete_images(cache: Path) -> Iterator[tuple[Path, dict[str, object]]]:
+    """Each complete image directory in ``cache`` with its readable manifest."""
     for directory in cache.glob(f"{IMAGE_PREFIX}*"):
         if missing_files(directory):
             continue
         try:
-            manifest = read_manifest(directory)
+            yield directory, read_manifest(directory)
         except ValueError:
             continue
+
+
+def installed_image(cache: Path, version: str, arch: str) -> Image | None:
+    """The newest complete image in ``cache`` made for doca ``version`` on ``arch``: what a
+    host that cannot build uses (an imported image, or one copied there)."""
+    found: list[tuple[float, Image]] = []
+    for directory, manifest in _complete_images(cache):
         if manifest.get("version") == version and image_arch(manifest) == arch:
             key = str(manifest.get("key"))
             found.append(((directory / MANIFEST).stat().st_mtime, Image(directory, key)))
@@ -132,13 +137,4 @@ def installed_image(cache: Path, version: str, arch: str) -> Image | None:
 def installed_versions(cache: Path) -> list[str]:
     """The doca versions of the complete images in ``cache`` (for an error that says why
     none of them fits)."""
-    versions = set()
-    for directory in cache.glob(f"{IMAGE_PREFIX}*"):
-        if missing_files(directory):
-            continue
-        try:
-            manifest = read_manifest(directory)
-        except ValueError:
-            continue
-        versions.add(f"{manifest.get('version')} ({image_arch(manifest)})")
-    return sorted(versions)
+    return sorted({f"{m.get('version')} ({image_arch(m)})" for _, m in _complete_images(cache)})

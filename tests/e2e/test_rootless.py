@@ -230,20 +230,26 @@ def test_a_named_volume_outlives_its_container(engine: RootlessEngine) -> None:
     assert out.stdout == "kept\n"
 
 
+def _build(engine: RootlessEngine, context: Path, tag: str) -> None:
+    """``docker build`` (the classic builder) of the user's ``context`` as the user."""
+    user = engine.user
+    for path in (context, *context.iterdir()):
+        os.chown(path, user.uid, user.gid)
+    result = subprocess.run(
+        ["runuser", "-u", user.name, "--", *user.env(DOCKER_BUILDKIT="0"), DOCKER,
+         "build", "--network", "none", "-t", tag, str(context)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + engine.log.read_text(errors="replace")[-3000:]
+
+
 def test_build_runs_its_steps_in_the_namespace(engine: RootlessEngine, user: RootlessUser) -> None:
     context = user.home / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text(
         "FROM busybox\nRUN echo built > /built && chown 1000:1000 /built\nCMD cat /built\n"
     )
-    for path in (context, context / "Dockerfile"):
-        os.chown(path, user.uid, user.gid)
-    result = subprocess.run(
-        ["runuser", "-u", user.name, "--", *user.env(DOCKER_BUILDKIT="0"), DOCKER,
-         "build", "--network", "none", "-t", "rootless-built", str(context)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    _build(engine, context, "rootless-built")
     out = engine.docker(
         "run", "--rm", "--network", "none", "rootless-built", "sh", "-c",
         "cat /built; stat -c %u /built",
@@ -263,14 +269,7 @@ def test_a_directory_replaced_in_a_layer_hides_the_one_below(
         "RUN mkdir -p /d/sub && touch /d/old /d/sub/older\n"
         "RUN rm -rf /d && mkdir /d && touch /d/new\n"
     )
-    for path in (context, context / "Dockerfile"):
-        os.chown(path, user.uid, user.gid)
-    result = subprocess.run(
-        ["runuser", "-u", user.name, "--", *user.env(DOCKER_BUILDKIT="0"), DOCKER,
-         "build", "--network", "none", "-t", "rootless-opaque", str(context)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr + engine.log.read_text(errors="replace")[-3000:]
+    _build(engine, context, "rootless-opaque")
     out = engine.docker("run", "--rm", "--network", "none", "rootless-opaque", "find", "/d")
     assert out.stdout.split() == ["/d", "/d/new"]
     saved = user.home / "opaque.tar"
