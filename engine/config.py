@@ -24,6 +24,12 @@ from engine.userns.access import check_root_access
 from engine.userns.remap import resolve_remap
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+#: The storage drivers this engine has, by the names dockerd and Doca give them.
+STORAGE_DRIVERS = {
+    "overlayfs": "overlayfs",
+    "overlay2": "overlayfs",
+    "fuse-overlayfs": "fuse-overlayfs",
+}
 
 # Keys of the config file that SIGHUP may change on a running engine; the rest need a restart,
 # as with dockerd's reloadable options.
@@ -86,6 +92,9 @@ class EngineConfig:
     # Run as an unprivileged user in a user namespace (engine.rootless); on whenever a
     # non-root user starts the engine.
     rootless: bool = False
+    # "overlayfs" (dockerd's "overlay2" is taken as it), "fuse-overlayfs", or "" to choose:
+    # overlayfs, unless a rootless engine's kernel cannot mount it in a user namespace.
+    storage_driver: str = ""
 
     @property
     def paths(self) -> Paths:
@@ -241,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         "/etc/subgid ranges ('default': the dockremap user, created if missing)",
     )
     parser.add_argument(
+        "-s",
+        "--storage-driver",
+        help="overlayfs (or overlay2) or fuse-overlayfs (default: overlayfs, fuse-overlayfs for "
+        "a rootless engine whose kernel cannot mount overlayfs in a user namespace)",
+    )
+    parser.add_argument(
         "--rootless",
         action="store_true",
         default=None,
@@ -338,6 +353,10 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise InvalidParameter(f"{name.replace('_', '-')} must be true or false")
         return value
+    if name == "storage_driver":
+        if value not in STORAGE_DRIVERS:
+            raise InvalidParameter(f"error initializing graphdriver: driver not supported: {value}")
+        return STORAGE_DRIVERS[value]
     if name == "log_level" and value not in LOG_LEVELS:
         raise InvalidParameter(f"invalid log level {value!r}")
     if not isinstance(value, str):

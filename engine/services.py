@@ -37,6 +37,12 @@ from engine.networks.service import NetworkService
 from engine.rootless.delegation import adopt, find_delegation
 from engine.rootless.limits import DELEGATED_RUNTIME_OPTIONS, RUNTIME_OPTIONS
 from engine.rootless.port_driver import PortDriverClient
+from engine.runtime.mounts import (
+    FUSE_OVERLAYFS,
+    fuse_overlayfs_program,
+    overlay_mountable,
+    use_fuse_overlayfs,
+)
 from engine.snapshots.store import SnapshotStore
 from engine.volumes.service import VolumeService
 
@@ -98,6 +104,7 @@ class Services:
         """Blocking: bring the stores back to a consistent state after any crash, set up the
         default bridge, find the OCI runtime and the firewall."""
         self.recover()
+        self._choose_storage()
         setup = detect_host(self.paths.exec_root)
         if self.config.rootless:
             setup = _rootless_setup(setup)
@@ -105,6 +112,16 @@ class Services:
         self.sandboxes = self._sandboxes()
         self.containers = self._container_service(setup, self.sandboxes)
         self.distribution.load()
+
+    def _choose_storage(self) -> None:
+        use_fuse_overlayfs(
+            fuse_overlayfs_program(
+                self.config.storage_driver,
+                self.config.rootless,
+                shutil.which(FUSE_OVERLAYFS),
+                lambda: overlay_mountable(self.paths.tmp),
+            )
+        )
 
     def recover(self) -> None:
         self.paths.create()

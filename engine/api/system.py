@@ -25,6 +25,7 @@ from engine.images.registry_access import (
 )
 from engine.registry.auth import Credentials
 from engine.rootless.limits import rootless_info
+from engine.runtime.mounts import storage_driver
 from engine.system.disk_usage import disk_usage
 from engine.timefmt import rfc3339_nano
 
@@ -41,7 +42,7 @@ async def info(request: web.Request) -> web.Response:
         "ContainersPaused": paused,
         "ContainersStopped": stopped,
         "Images": len(ctx.images.store.images),
-        "Driver": "overlayfs",
+        "Driver": storage_driver(),
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
         "Plugins": {
             "Volume": ["local"],

@@ -14,6 +14,7 @@ from engine.containers.state import Status
 from engine.hostinfo import find_runtimes, host_info
 from engine.networks.endpoints import Sandbox
 from engine.networks.model import DEFAULT_BRIDGE
+from engine.runtime.mounts import storage_driver
 from engine.timefmt import parse_rfc3339
 
 
@@ -156,7 +157,7 @@ def inspect(
         "LogPath": str(paths.log),
         "Name": record.name,
         "RestartCount": record.state.restart_count,
-        "Driver": "overlayfs",
+        "Driver": storage_driver(),
         "Platform": "linux",
         "MountLabel": "",
         "ProcessLabel": "",
@@ -164,7 +165,7 @@ def inspect(
         "ExecIDs": exec_ids or None,
         "HostConfig": host_config,
         "GraphDriver": {
-            "Name": "overlayfs",
+            "Name": storage_driver(),
             "Data": {
                 "LowerDir": lowerdir,
                 "UpperDir": str(paths.upper),

@@ -20,6 +20,7 @@ from engine.events.bus import EventBus
 from engine.filters import Filters, parse_timestamp
 from engine.images.reference import Reference, parse_normalized_named, parse_reference
 from engine.images.store import ImageRecord, ImageStore
+from engine.runtime.mounts import storage_driver
 from engine.snapshots.store import chain_ids
 from engine.timefmt import parse_rfc3339, rfc3339_nano
 
@@ -191,7 +192,7 @@ class ImageService:
             "Os": config.get("os", ""),
             "Size": record.size,
             "GraphDriver": {
-                "Name": "overlayfs",
+                "Name": storage_driver(),
                 "Data": {"LowerDir": ":".join(str(p) for p in lowers)},
             },
             "RootFS": {"Type": "layers", "Layers": list(record.diff_ids)},

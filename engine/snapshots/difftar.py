@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from engine.rootless.overlay_marks import opaque_xattr
+from engine.rootless.overlay_marks import OPAQUE_XATTRS
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -31,10 +31,14 @@ def _is_whiteout(info: os.stat_result) -> bool:
 
 
 def _is_opaque(path: Path) -> bool:
-    try:
-        return os.getxattr(path, opaque_xattr(), follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+    """Marked opaque by the kernel's overlayfs or by fuse-overlayfs, in any spelling."""
+    for name in OPAQUE_XATTRS:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _walk(

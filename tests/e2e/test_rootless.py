@@ -52,18 +52,28 @@ def with_suppress_kill(pid: int) -> None:
 @dataclass
 class RootlessEngine:
     user: RootlessUser
-    proc: subprocess.Popen[bytes]
     log: Path
     cgroup: Path | None = None  # the cgroup delegated to it, on a cgroup v2 host
+    name: str = "doca"  # its directory under XDG_RUNTIME_DIR (the default engine's: doca)
+    proc: subprocess.Popen[bytes] | None = None  # its launcher, once started
+
+    @property
+    def socket(self) -> Path:
+        return self.user.run_dir / self.name / "doca.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.user.run_dir / f"{self.name}.pid"
 
     def inner_pid(self) -> int:
-        return int(self.user.pidfile.read_text().strip())
+        return int(self.pidfile.read_text().strip())
 
     def docker(
         self, *args: str, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
+        env = self.user.env(DOCKER_HOST=f"unix://{self.socket}")
         result = subprocess.run(
-            ["runuser", "-u", self.user.name, "--", *self.user.env(), DOCKER, *args],
+            ["runuser", "-u", self.user.name, "--", *env, DOCKER, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -114,17 +124,19 @@ def delegated_cgroup(user: RootlessUser) -> Iterator[Path | None]:
             time.sleep(0.1)
 
 
-def _launch(user: RootlessUser, log: Path, cgroup: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start the engine as the user (in ``cgroup``, if given) and wait until the docker CLI
-    reaches it."""
+def _launch(engine: RootlessEngine, *extra: str) -> None:
+    """Start ``engine`` as its user (in its cgroup, if any) and wait until the docker CLI
+    reaches it. An engine other than the default one has directories of its own."""
+    user, log, cgroup = engine.user, engine.log, engine.cgroup
     engine_argv = [
         str(Path(sys.executable).with_name("doca-engine")),
-        "--rootless",
-        "--log-level",
-        "debug",
-        "--pidfile",
-        str(user.pidfile),
-    ]
+        "--rootless", "--log-level", "debug", "--pidfile", str(engine.pidfile), *extra,
+    ]  # fmt: skip
+    if engine.name != "doca":
+        engine_argv += [
+            "-H", f"unix://{engine.socket}", "--exec-root", str(engine.socket.parent),
+            "--data-root", str(user.home / ".local" / "share" / engine.name),
+        ]  # fmt: skip
     argv = user.launch_argv(engine_argv)
     if cgroup is not None:
         argv = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(cgroup), *argv]
@@ -135,15 +147,14 @@ def _launch(user: RootlessUser, log: Path, cgroup: Path | None = None) -> subpro
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    probe = RootlessEngine(user, proc, log)
+    engine.proc = proc
     deadline = time.monotonic() + START_TIMEOUT
-    while not (user.socket.exists() and probe.docker("version", check=False).returncode == 0):
+    while not (engine.socket.exists() and engine.docker("version", check=False).returncode == 0):
         if proc.poll() is not None or time.monotonic() > deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             raise RuntimeError(f"the rootless engine did not start:\n{log.read_text()}")
         time.sleep(0.2)
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +162,8 @@ def engine(
     user: RootlessUser, test_image: TestImage, delegated_cgroup: Path | None
 ) -> Iterator[RootlessEngine]:
     log = user.scratch / "engine.log"
-    started = RootlessEngine(user, _launch(user, log, delegated_cgroup), log, delegated_cgroup)
+    started = RootlessEngine(user, log, delegated_cgroup)
+    _launch(started)
     try:
         tar = user.home / "busybox.tar"
         shutil.copyfile(test_image.save_tar, tar)
@@ -170,6 +182,7 @@ def _stop(engine: RootlessEngine) -> None:
             os.kill(outer, signal.SIGTERM)
     except (OSError, ValueError, KeyError):
         pass
+    assert engine.proc is not None
     try:
         engine.proc.wait(20)
     except subprocess.TimeoutExpired:
@@ -236,7 +249,8 @@ def _build(engine: RootlessEngine, context: Path, tag: str) -> None:
     for path in (context, *context.iterdir()):
         os.chown(path, user.uid, user.gid)
     result = subprocess.run(
-        ["runuser", "-u", user.name, "--", *user.env(DOCKER_BUILDKIT="0"), DOCKER,
+        ["runuser", "-u", user.name, "--",
+         *user.env(DOCKER_BUILDKIT="0", DOCKER_HOST=f"unix://{engine.socket}"), DOCKER,
          "build", "--network", "none", "-t", tag, str(context)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -528,6 +542,40 @@ def test_setup_rootless_checks_the_user(user: RootlessUser) -> None:
     assert "[MISSING] XDG_RUNTIME_DIR: XDG_RUNTIME_DIR needs to be set" in lacking.stdout
 
 
+def test_fuse_overlayfs_serves_where_the_kernel_would_not(
+    engine: RootlessEngine, user: RootlessUser, test_image: TestImage
+) -> None:
+    """``--storage-driver fuse-overlayfs``, what a rootless engine falls back to on a kernel
+    that cannot mount overlayfs in a user namespace (before 5.11): containers, an opaque
+    directory in a build, and the mounts made by fuse-overlayfs."""
+    if shutil.which("fuse-overlayfs") is None:
+        pytest.skip("fuse-overlayfs is not installed")
+    fuse = RootlessEngine(user, user.scratch / "fuse-engine.log", name="doca-fuse")
+    _launch(fuse, "--storage-driver", "fuse-overlayfs")
+    try:
+        info = json.loads(fuse.docker("info", "--format", "{{json .}}").stdout)
+        assert info["Driver"] == "fuse-overlayfs"
+        tar = user.home / "busybox.tar"  # the module's engine copied it there
+        fuse.docker("load", "-i", str(tar))
+        script = "grep ' / ' /proc/self/mountinfo; echo made > /f && cat /f"
+        out = fuse.docker("run", "--rm", "--network", "none", "busybox", "sh", "-c", script)
+        assert "fuse.fuse-overlayfs" in out.stdout
+        assert out.stdout.endswith("made\n")
+        context = user.home / "fuse-ctx"
+        context.mkdir()
+        (context / "Dockerfile").write_text(
+            "FROM busybox\nRUN mkdir -p /d && touch /d/old\n"
+            "RUN rm -rf /d && mkdir /d && touch /d/new\n"
+        )
+        _build(fuse, context, "fuse-opaque")
+        found = fuse.docker("run", "--rm", "--network", "none", "fuse-opaque", "find", "/d")
+        assert found.stdout.split() == ["/d", "/d/new"]
+        inspect = fuse.docker("inspect", "-f", "{{.GraphDriver.Name}}", "fuse-opaque").stdout
+        assert inspect.strip() == "fuse-overlayfs"
+    finally:
+        _stop(fuse)
+
+
 def _live(pids: list[int]) -> dict[int, str]:
     """The processes among ``pids`` that have not exited (zombies wait for init to reap them)."""
     live = {}
@@ -549,9 +597,9 @@ def test_containers_stop_with_the_engine_and_restart_by_policy(
     engine.docker("run", "-d", "--name", "rl-always", "--restart", "always", *sleeper)
     engine.docker("run", "-d", "--name", "rl-once", *sleeper)
     _stop(engine)
-    assert engine.proc.returncode is not None
+    assert engine.proc is not None and engine.proc.returncode is not None
     assert _live(user.owned_pids()) == {}  # no container, conmon or engine process is left
-    engine.proc = _launch(user, engine.log, engine.cgroup)
+    _launch(engine)
     state = "{{.State.Status}} {{.State.ExitCode}}"
     deadline = time.monotonic() + 20
     while engine.docker("inspect", "-f", state, "rl-always").stdout.split()[0] != "running":

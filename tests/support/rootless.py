@@ -3,8 +3,9 @@ in /etc/subuid and /etc/subgid, and the way to run commands as that user.
 
 The test interpreter may live under a directory the user cannot enter (``/root``); then the
 command runs in a private mount namespace where that directory is a world-readable tmpfs with
-just the interpreter's installation bound back into it; where the host keeps /dev/net/tun to
-root, a node of the usual 0666 mode stands in for it there. Nothing changes on the host.
+just the interpreter's installation bound back into it; where the host keeps /dev/net/tun or
+/dev/fuse to root, a node of the usual 0666 mode stands in for it there. Nothing changes on the
+host.
 """
 
 from __future__ import annotations
@@ -28,19 +29,22 @@ from tests.support.engine import short_root
 
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
 RANGE = 65536
-TUN = Path("/dev/net/tun")
+DEVICES = (Path("/dev/net/tun"), Path("/dev/fuse"))
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Run as root in a private mount namespace: make the interpreter reachable (see the module's
 # docstring), then become the user.
 _LAUNCH = r"""
 set -e
-user=$1 stage=$2 blocked=$3 prefix=$4 tun=$5
+user=$1 stage=$2 blocked=$3 prefix=$4 nodes=$5
 shift 5
-if [ -n "$tun" ]; then
-    [ -e "$tun" ] || mknod -m 666 "$tun" c 10 200
-    mount --bind "$tun" /dev/net/tun
-fi
+bind_node() {  # stand-in device major minor
+    [ -e "$1" ] || mknod -m 666 "$1" c "$3" "$4"
+    mount --bind "$1" "$2"
+}
+for node in $nodes; do
+    bind_node $(echo "$node" | tr : ' ')
+done
 if [ -n "$blocked" ]; then
     mount --bind "$prefix" "$stage"
     mount -t tmpfs -o mode=755 tmpfs "$blocked"
@@ -99,12 +103,18 @@ class RootlessUser:
         blocked = _blocked_ancestor(prefix)
         stage = self.scratch / "stage"
         stage.mkdir(exist_ok=True)
-        # slirp4netns opens /dev/net/tun as the user; where the host keeps it root's only,
-        # a node of the usual mode stands in for it in the private mount namespace.
-        tun = "" if _world_usable(TUN) else str(self.scratch / "tun")
+        # slirp4netns opens /dev/net/tun, fuse-overlayfs /dev/fuse, as the user; where the
+        # host keeps them root's only, nodes of the usual mode stand in for them in the
+        # private mount namespace.
+        nodes = " ".join(
+            f"{self.scratch / device.name}:{device}:{os.major(rdev)}:{os.minor(rdev)}"
+            for device in DEVICES
+            if device.exists() and not _world_usable(device)
+            for rdev in (device.stat().st_rdev,)
+        )
         return [
             "unshare", "--mount", "--propagation", "private", "sh", "-c", _LAUNCH, "launch",
-            self.name, str(stage), str(blocked or ""), str(prefix), tun, *self.env(**env), *argv,
+            self.name, str(stage), str(blocked or ""), str(prefix), nodes, *self.env(**env), *argv,
         ]  # fmt: skip
 
     def run(

@@ -14,7 +14,7 @@ import pytest
 
 from doca.cli.setup_rootless import render
 from engine.config import load_config
-from engine.errors import InvalidParameter
+from engine.errors import InvalidParameter, Unavailable
 from engine.rootless.delegation import (
     LEAF,
     Delegation,
@@ -37,6 +37,7 @@ from engine.rootless.port_driver import (
 )
 from engine.rootless.prerequisites import Helper, HostFacts, check, missing, namespace_findings
 from engine.rootless.slirp import slirp_argv
+from engine.runtime.mounts import fuse_overlayfs_program
 from engine.userns.idmap import IdMap
 from engine.userns.subids import SubIdRange
 
@@ -342,3 +343,27 @@ def test_slirp_argv() -> None:
         "/usr/bin/slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
         "--ready-fd=3", "--exit-fd=4", "7", "tap0",
     ]  # fmt: skip
+
+
+def _never() -> bool:
+    raise AssertionError("the kernel's overlayfs is probed only for an unspecified rootless driver")
+
+
+def test_fuse_overlayfs_is_used_when_asked_or_when_the_kernel_cannot() -> None:
+    fuse = "/usr/bin/fuse-overlayfs"
+    assert fuse_overlayfs_program("fuse-overlayfs", False, fuse, _never) == fuse
+    assert fuse_overlayfs_program("overlayfs", True, fuse, _never) is None
+    assert fuse_overlayfs_program("", False, fuse, _never) is None
+    assert fuse_overlayfs_program("", True, fuse, lambda: True) is None
+    assert fuse_overlayfs_program("", True, fuse, lambda: False) == fuse
+    with pytest.raises(Unavailable, match="install fuse-overlayfs"):
+        fuse_overlayfs_program("", True, None, lambda: False)
+    with pytest.raises(Unavailable, match="fuse-overlayfs not found in PATH"):
+        fuse_overlayfs_program("fuse-overlayfs", True, None, _never)
+
+
+def test_storage_driver_option_takes_dockerds_names() -> None:
+    assert load_config(["--storage-driver", "overlay2"]).storage_driver == "overlayfs"
+    assert load_config(["-s", "fuse-overlayfs"]).storage_driver == "fuse-overlayfs"
+    with pytest.raises(InvalidParameter, match="driver not supported: zfs"):
+        load_config(["--storage-driver", "zfs"])
