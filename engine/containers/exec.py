@@ -1,5 +1,7 @@
-"""``docker exec``: processes started in a running container through conmon, each with its own
-exec session directory, exit code recorded before the client's stream closes."""
+"""``docker exec``: processes started in a running container, exit code recorded before the
+client's stream closes. An exec without a TTY runs ``crun exec`` as the engine's child with pipes
+for its stdio (``engine.runtime.piped_exec``); a TTY exec runs under conmon, which owns the
+terminal, in an exec session directory of its own."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import asyncio
 import contextlib
 import secrets
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from engine.errors import EngineError, InvalidParameter, NotFound
 from engine.runtime.attach import AttachConnection, resize
 from engine.runtime.conmon import ConmonOptions, ExecSession, start_exec
 from engine.runtime.oci import RuntimeFailure
+from engine.runtime.piped_exec import PipedExec, can_pipe_exec, start_piped_exec
 
 OnAttach = Callable[[AttachConnection], Awaitable[None]]
 
@@ -168,9 +171,6 @@ class ExecService:
         container = self.lifecycle.store.get(record.container_id)
         check(container.state.status, "exec", container.bare_name)
         record.started = True
-        record.directory = self.lifecycle.paths(container).run / "exec" / exec_id
-        record.directory.mkdir(parents=True, exist_ok=True)
-        spec_path = record.directory / "process.json"
         size = console_size if console_size is not None else record.console_size
         try:
             process = self._process_spec(container, record, size)
@@ -178,17 +178,9 @@ class ExecService:
             record.exit_code = EXIT_NOT_STARTED
             record.done.set()
             raise
-        spec_path.write_bytes(orjson.dumps(process))
         attached = not detach and on_attach is not None
-        options = self._options(container, record, spec_path, attached)
-        connection: AttachConnection | None = None
-
-        async def connect() -> None:
-            nonlocal connection
-            connection = await AttachConnection.connect(record.directory / "attach")
-
         try:
-            session = await start_exec(options, on_attach_ready=connect if attached else None)
+            session, connection = await self._launch(container, record, process, attached)
         except RuntimeFailure as exc:
             record.exit_code = exc.exit_code or EXIT_NOT_STARTED
             record.done.set()
@@ -207,14 +199,71 @@ class ExecService:
         if attached and on_attach is not None and connection is not None:
             try:
                 await on_attach(connection)
+            except BaseException as exc:
+                # As dockerd when the caller gives up (a health check's timeout): the process
+                # is killed. Its end is recorded all the same.
+                if isinstance(exc, asyncio.CancelledError) and isinstance(session, PipedExec):
+                    session.kill()
+                self._own(self._finish(container, record, session))
+                raise
             finally:
                 connection.close()
             await self._finish(container, record, session)
         else:
-            task = asyncio.create_task(self._finish(container, record, session))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._own(self._finish(container, record, session))
         return record
+
+    def _own(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _launch(
+        self,
+        container: ContainerRecord,
+        record: ExecRecord,
+        process: dict[str, Any],
+        attached: bool,
+    ) -> tuple[ExecSession | PipedExec, AttachConnection | None]:
+        """A TTY exec (or any, with runc) runs under conmon, which owns the terminal; any
+        other as the engine's own child, its stdio pipes."""
+        runtime = self.lifecycle.setup.runtime
+        if record.config.get("Tty") or not can_pipe_exec(runtime):
+            return await self._start_conmon(container, record, process, attached)
+        session = await start_piped_exec(
+            runtime,
+            container.id,
+            orjson.dumps(process),
+            stdin=bool(record.config.get("AttachStdin")),
+            attach=attached,
+        )
+        return session, session.stdio
+
+    async def _start_conmon(
+        self,
+        container: ContainerRecord,
+        record: ExecRecord,
+        process: dict[str, Any],
+        attached: bool,
+    ) -> tuple[ExecSession, AttachConnection | None]:
+        record.directory = self.lifecycle.paths(container).run / "exec" / record.id
+        record.directory.mkdir(parents=True, exist_ok=True)
+        spec_path = record.directory / "process.json"
+        spec_path.write_bytes(orjson.dumps(process))
+        options = self._options(container, record, spec_path, attached)
+        connection: AttachConnection | None = None
+
+        async def connect() -> None:
+            nonlocal connection
+            connection = await AttachConnection.connect(record.directory / "attach")
+
+        try:
+            session = await start_exec(options, on_attach_ready=connect if attached else None)
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        return session, connection
 
     def _options(
         self, container: ContainerRecord, record: ExecRecord, spec: Path, attached: bool
@@ -239,12 +288,14 @@ class ExecService:
         )
 
     async def _finish(
-        self, container: ContainerRecord, record: ExecRecord, session: ExecSession
+        self, container: ContainerRecord, record: ExecRecord, session: ExecSession | PipedExec
     ) -> None:
         try:
             code = await session.wait()
         except RuntimeFailure:
             code = 126
+        finally:
+            session.close()
         record.exit_code = code
         record.running = False
         record.done.set()
@@ -254,14 +305,16 @@ class ExecService:
             container.id,
             {**self.lifecycle.attributes(container), "execID": record.id, "exitCode": str(code)},
         )
-        with contextlib.suppress(OSError):
-            shutil.rmtree(record.directory)
+        if record.directory.parts:  # conmon's session directory
+            with contextlib.suppress(OSError):
+                shutil.rmtree(record.directory)
 
     def resize(self, exec_id: str, height: int, width: int) -> None:
         record = self.get(exec_id)
         if not record.running:
             raise InvalidParameter(f"exec {exec_id} is not running")
-        resize(record.directory / "ctl", height, width)
+        if record.config.get("Tty"):  # without a terminal there is nothing to size (containerd)
+            resize(record.directory / "ctl", height, width)
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -49,13 +49,13 @@ class AttachFrame:
 
 
 class AttachConnection:
-    """One connection to a container's (or exec session's) attach socket."""
+    """A container's (or exec session's) stdio as the engine holds it: output frames to read,
+    stdin to write. conmon's attach socket is one kind (:meth:`connect`); an exec run without
+    conmon hands its pipes over as another (``engine.runtime.exec_pipes``)."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    @classmethod
-    async def connect(cls, path: Path) -> AttachConnection:
+    @staticmethod
+    async def connect(path: Path) -> AttachConnection:
+        """Connect to conmon's attach socket at ``path``."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
@@ -71,16 +71,51 @@ class AttachConnection:
         except OSError as exc:
             sock.close()
             raise RuntimeFailure(f"cannot connect to attach socket {path}: {exc}") from exc
-        return cls(sock)
+        return AttachSocket(sock)
 
     async def write(self, data: bytes) -> None:
-        """Send bytes to the container's stdin."""
+        """Send bytes to the process's stdin."""
+        raise NotImplementedError
+
+    def close_stdin(self) -> None:
+        """Signal EOF on stdin; output keeps flowing until the process closes it."""
+        raise NotImplementedError
+
+    async def read(self) -> AttachFrame | None:
+        """The next chunk of output, or None once there is no more."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __aiter__(self) -> AttachConnection:
+        return self
+
+    async def __anext__(self) -> AttachFrame:
+        frame = await self.read()
+        if frame is None:
+            raise StopAsyncIteration
+        return frame
+
+    async def __aenter__(self) -> AttachConnection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AttachSocket(AttachConnection):
+    """One connection to conmon's attach socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    async def write(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
         for start in range(0, len(data), _MAX_IN_PACKET):
             await loop.sock_sendall(self._sock, data[start : start + _MAX_IN_PACKET])
 
     def close_stdin(self) -> None:
-        """Signal EOF on stdin; output keeps flowing until the container closes it."""
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
 
@@ -101,23 +136,8 @@ class AttachConnection:
                 return AttachFrame(STDERR, data)
             # Unknown markers are skipped, as podman does.
 
-    def __aiter__(self) -> AttachConnection:
-        return self
-
-    async def __anext__(self) -> AttachFrame:
-        frame = await self.read()
-        if frame is None:
-            raise StopAsyncIteration
-        return frame
-
     def close(self) -> None:
         self._sock.close()
-
-    async def __aenter__(self) -> AttachConnection:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _write_ctl(ctl: Path, line: str) -> None:

@@ -15,7 +15,6 @@ engine start and picks the runtime. ``read_stats`` gives the raw numbers behind
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import enum
 import os
 import re
@@ -100,7 +99,7 @@ def stray_controllers(mounts: CgroupMounts) -> list[str]:
 
 
 def _mount_v1(controller: str, target: Path) -> None:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # the interpreter's own C library
     target.mkdir(exist_ok=True)
     rc = libc.mount(b"cgroup", os.fsencode(target), b"cgroup", 0, controller.encode())
     if rc != 0:

@@ -9,7 +9,6 @@ unmounted. The choice is made once at engine start (``use_fuse_overlayfs``).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -22,7 +21,9 @@ from pathlib import Path
 from engine.errors import SystemError_, Unavailable
 from engine.rootless.overlay_marks import overlay_mount_options
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The C library the interpreter runs on already (dlopen(NULL)): ctypes.util.find_library would
+# run ldconfig at every engine start to name it.
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidParameter
@@ -73,7 +73,9 @@ Kernel = tuple[int, int]
 
 @cache
 def _default_profile_text() -> str:
-    return resources.files(__package__).joinpath("seccomp_default.json").read_text("utf-8")
+    # A plain read: importlib.resources would pull in zipfile and its readers for good, half a
+    # megabyte of an idle engine's memory, for a package that is never zipped.
+    return Path(__file__).with_name("seccomp_default.json").read_text("utf-8")
 
 
 def default_profile() -> dict[str, Any]:
