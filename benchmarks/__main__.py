@@ -18,6 +18,7 @@ from benchmarks.report import write_chart, write_markdown
 #: case name -> module under benchmarks.cases
 CASES = {
     "run": "run_rm",
+    "run-rootless": "run_rootless",
     "create-start-wait": "create_start_wait",
     "exec": "exec_true",
     "ps-inspect": "list_inspect",

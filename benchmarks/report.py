@@ -48,7 +48,12 @@ def write_chart(path: Path, results: list[Result]) -> None:
     cols = 3
     rows = math.ceil(len(results) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 4.6, rows * 2.6), squeeze=False)
-    colors = {"doca": "tab:blue", "dockerd": "tab:gray", "podman": "tab:purple"}
+    colors = {
+        "doca": "tab:blue",
+        "doca rootless": "tab:cyan",
+        "dockerd": "tab:gray",
+        "podman": "tab:purple",
+    }
     for ax, result in zip(axes.flat, results, strict=False):
         names = list(result.samples)
         medians = [statistics.median(result.samples[n]) for n in names]
@@ -68,6 +73,6 @@ def write_chart(path: Path, results: list[Result]) -> None:
     for ax in list(axes.flat)[len(results) :]:
         ax.axis("off")
     fig.suptitle("Doca vs dockerd and podman: median, whiskers min-max", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the suptitle
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -85,7 +85,9 @@ class RootlessUser:
     def pidfile(self) -> Path:
         return self.run_dir / "doca.pid"
 
-    def env(self, **extra: str) -> list[str]:
+    def environ(self, **extra: str) -> dict[str, str]:
+        """The user's whole environment for the docker CLI and the engine (``extra`` wins;
+        an empty value leaves a variable out)."""
         values = {
             "HOME": str(self.home),
             "PATH": PATH,
@@ -95,7 +97,11 @@ class RootlessUser:
             "NO_COLOR": "1",
             **extra,
         }
-        return ["env", "-i", *(f"{key}={value}" for key, value in values.items() if value)]
+        return {key: value for key, value in values.items() if value}
+
+    def env(self, **extra: str) -> list[str]:
+        """``environ`` as an ``env -i`` command prefix."""
+        return ["env", "-i", *(f"{key}={value}" for key, value in self.environ(**extra).items())]
 
     def launch_argv(self, argv: Sequence[str], **env: str) -> list[str]:
         """``argv`` run as the user, with this interpreter reachable."""
@@ -154,19 +160,28 @@ def _restore(saved: dict[Path, tuple[bytes, os.stat_result] | None]) -> None:
             os.utime(path, ns=(before[1].st_atime_ns, before[1].st_mtime_ns))
 
 
-@contextlib.contextmanager
-def rootless_user() -> Iterator[RootlessUser]:
-    """A new user with a subordinate range of its own; removed, and /etc/subuid and
-    /etc/subgid restored byte for byte, at the end. Skips where that cannot be done."""
+def unavailable() -> str | None:
+    """Why a rootless user cannot be made and used here; None when it can."""
     if os.geteuid() != 0:
-        pytest.skip("creating a user needs root")
-    for tool in ("newuidmap", "newgidmap", "crun", "useradd", "runuser", "unshare"):
+        return "creating a user needs root"
+    for tool in ("newuidmap", "newgidmap", "crun", "useradd", "userdel", "runuser", "unshare"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+            return f"{tool} is not installed"
+    return None
+
+
+@contextlib.contextmanager
+def rootless_user(prefix: str = "drl", first_range: int = 200_000_000) -> Iterator[RootlessUser]:
+    """A new user with a subordinate range of its own (``first_range`` onwards, far above the
+    usual 100000); removed, and /etc/subuid and /etc/subgid restored byte for byte, at the end.
+    Skips (a test) where that cannot be done."""
+    why = unavailable()
+    if why is not None:
+        pytest.skip(why)
     saved = {
         path: (path.read_bytes(), os.stat(path)) if path.exists() else None for path in SUBID_FILES
     }
-    name = "drl" + secrets.token_hex(4)
+    name = prefix + secrets.token_hex(4)
     scratch = short_root()
     created = False
     account: RootlessUser | None = None
@@ -176,7 +191,7 @@ def rootless_user() -> Iterator[RootlessUser]:
         info = pwd.getpwnam(name)
         # useradd may have given the user a range already: replace the files with the saved
         # ones plus a range of this module's own, far above the usual 100000.
-        start = 200_000_000 + secrets.randbelow(4000) * RANGE
+        start = first_range + secrets.randbelow(4000) * RANGE
         for path, before in saved.items():
             text = before[0] if before else b""
             lead = b"\n" if text and not text.endswith(b"\n") else b""
