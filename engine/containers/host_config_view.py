@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.containers.spec import DEFAULT_SHM_SIZE
 from engine.networks.model import DEFAULT_BRIDGE
+
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024  # dockerd's /dev/shm size when ShmSize is 0
 
 # The Go kinds of the fields; a nil slice, map or pointer is JSON null.
 _STR, _BOOL, _INT, _NIL = "string", "bool", "integer", "nil"

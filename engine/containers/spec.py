@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.containers.host import HostSetup, device_mapping, host_devices
+from engine.containers.host_config_view import DEFAULT_SHM_SIZE, default_masked_paths
 from engine.containers.model import ContainerRecord
 from engine.containers.user import ExecUser
 from engine.errors import InvalidParameter
@@ -16,7 +17,20 @@ from engine.runtime.oci_mounts import Mount
 from engine.runtime.oci_resources import DeviceMapping, Ulimit
 from engine.runtime.oci_spec import SpecInput
 
-DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+
+def _path_list(value: Any) -> tuple[str, ...] | None:
+    """A HostConfig path list as given; None (not given) leaves the defaults to the spec."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameter("MaskedPaths and ReadonlyPaths must be lists of paths")
+    return tuple(value)
+
+
+def _masked_paths(value: Any) -> tuple[str, ...]:
+    """The client's list, else moby's with this host's CPU thermal_throttle directories."""
+    given = _path_list(value)
+    return given if given is not None else tuple(default_masked_paths())
 
 
 def _devices(host: dict[str, Any]) -> tuple[DeviceMapping, ...]:
@@ -124,6 +138,10 @@ def spec_input(
         cap_add=tuple(host.get("CapAdd") or ()),
         cap_drop=tuple(host.get("CapDrop") or ()),
         privileged=privileged,
+        # The client's lists (the docker CLI sends empty ones for systempaths=unconfined);
+        # none for a privileged container, as dockerd.
+        masked_paths=None if privileged else _masked_paths(host.get("MaskedPaths")),
+        readonly_paths=None if privileged else _path_list(host.get("ReadonlyPaths")),
         readonly_rootfs=bool(host.get("ReadonlyRootfs")),
         no_new_privileges=no_new_privileges,
         seccomp=seccomp,

@@ -162,6 +162,27 @@ def test_default_capabilities_and_masked_paths(docker: DockerCLI) -> None:
     assert out.returncode != 0  # /proc is read-only where Docker makes it so
 
 
+def test_systempaths_unconfined_leaves_proc_unmasked(docker: DockerCLI) -> None:
+    """The CLI sends empty MaskedPaths and ReadonlyPaths: nothing is masked or made read-only,
+    as dockerd runs it."""
+    mounts = "grep -cE ' /proc/(keys|sys) ' /proc/self/mountinfo"  # masked; read-only
+    masked = docker("run", "--rm", "busybox", "sh", "-c", mounts).stdout
+    assert masked == "2\n"
+    plain = docker(
+        "run", "--rm", "--security-opt", "systempaths=unconfined", "busybox", "sh", "-c",
+        mounts, check=False,
+    )  # fmt: skip
+    assert plain.stdout == "0\n"
+    inspect = docker(
+        "create", "--security-opt", "systempaths=unconfined", "busybox", "true"
+    ).stdout.strip()
+    try:
+        shown = docker("inspect", "-f", "{{json .HostConfig.MaskedPaths}}", inspect).stdout
+        assert shown.strip() == "[]"
+    finally:
+        docker("rm", inspect)
+
+
 def test_restart_on_failure_retries_twice(docker: DockerCLI) -> None:
     docker("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c",
            "exit 1")  # fmt: skip
