@@ -69,8 +69,10 @@ def host_info() -> HostInfo:
     )
 
 
+@cache
 def find_runtimes() -> dict[str, str]:
-    """OCI runtimes on PATH, crun first as the preferred one."""
+    """OCI runtimes on PATH, crun first as the preferred one; looked up once, as dockerd
+    resolves its runtimes at start (every inspect asks)."""
     found = {}
     for name in ("crun", "runc"):
         path = shutil.which(name)
