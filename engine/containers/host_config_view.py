@@ -8,6 +8,7 @@ create_unix.go createContainerOSSpecificSettings). Pure: the host's facts come i
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +126,18 @@ MOBY_READONLY_PATHS: tuple[str, ...] = (
 
 def default_masked_paths(cpu_root: Path = Path("/sys/devices/system/cpu")) -> list[str]:
     """moby's list plus each CPU's thermal_throttle directory the host has (GHSA-6fw5-f8r9)."""
-    throttles = sorted(
+    return [*MOBY_MASKED_PATHS, *_throttles(cpu_root)]
+
+
+@functools.cache
+def _throttles(cpu_root: Path) -> tuple[str, ...]:
+    # Read once: the host's CPUs do not come and go under a running engine, and every
+    # inspect and start asks.
+    found = sorted(
         cpu_root.glob("cpu[0-9]*/thermal_throttle"),
         key=lambda p: int(p.parent.name[3:]) if p.parent.name[3:].isdigit() else -1,
     )
-    return [*MOBY_MASKED_PATHS, *(str(path) for path in throttles)]
+    return tuple(str(path) for path in found)
 
 
 def _typed(value: Any, kind: str) -> Any:

@@ -44,6 +44,9 @@ class SnapshotInfo:
 class SnapshotStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # A snapshot never changes once made: its meta is read once (every inspect and every
+        # start walks a chain of them).
+        self._infos: dict[str, SnapshotInfo] = {}
 
     def directory(self, chain_id: str) -> Path:
         return self.root / chain_id.removeprefix("sha256:")
@@ -55,11 +58,16 @@ class SnapshotStore:
         return (self.directory(chain_id) / "meta.json").is_file()
 
     def info(self, chain_id: str) -> SnapshotInfo:
+        known = self._infos.get(chain_id)
+        if known is not None:
+            return known
         try:
             meta = read_json(self.directory(chain_id) / "meta.json")
         except FileNotFoundError as exc:
             raise NotFound(f"snapshot {chain_id} does not exist") from exc
-        return SnapshotInfo(chain_id, meta["parent"], meta["diff_id"], meta["size"])
+        info = SnapshotInfo(chain_id, meta["parent"], meta["diff_id"], meta["size"])
+        self._infos[chain_id] = info
+        return info
 
     def create(
         self,
@@ -103,6 +111,7 @@ class SnapshotStore:
         return dirs
 
     def remove(self, chain_id: str) -> None:
+        self._infos.pop(chain_id, None)
         target = self.directory(chain_id)
         if not target.exists():
             return
