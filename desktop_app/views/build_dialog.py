@@ -11,7 +11,6 @@ from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop_app.state.builds import BuildConfigError, BuildOutput, BuildRequest, run_build
 from desktop_app.tasks import ErrorHandler, TaskOwner
 from desktop_app.views.file_dialogs import ask_directory, ask_open_path
+from desktop_app.views.form_parts import close_buttons, problem_label, show_problem
 from desktop_app.views.prompts import error_text
 from doca.client import EngineClient, EngineError
 
@@ -71,22 +71,17 @@ class BuildDialog(QDialog):
         self.args_edit.setFixedHeight(64)
         self.no_cache_box = QCheckBox("Do not use the build cache")
         self.pull_box = QCheckBox("Always pull the base images")
-        self.problem = QLabel()
-        self.problem.setStyleSheet("color: #b00020")
-        self.problem.setWordWrap(True)
-        self.problem.hide()
+        self.problem = problem_label()
         self.output_view = QPlainTextEdit()
         self.output_view.setReadOnly(True)
         self.output_view.setMaximumBlockCount(MAX_OUTPUT_LINES)
         self.output_view.setFont(QFont("monospace"))
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.build_button = QPushButton("Build")
         self.build_button.setDefault(True)
-        buttons.addButton(self.build_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.build_button.clicked.connect(self.start_build)
-        buttons.rejected.connect(self.reject)
+        buttons = close_buttons(self.reject, self.build_button)
         form = QFormLayout(self)
         form.addRow("Context", _with_button(self.context_edit, context_button))
         form.addRow("Dockerfile", _with_button(self.dockerfile_edit, dockerfile_button))
@@ -122,8 +117,7 @@ class BuildDialog(QDialog):
         try:
             tags = request.to_options().tags
         except BuildConfigError as exc:
-            self.problem.setText(str(exc))
-            self.problem.show()
+            show_problem(self.problem, str(exc))
             return None
         self.problem.hide()
         self.output = output = BuildOutput()

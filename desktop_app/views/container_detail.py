@@ -4,12 +4,13 @@ them all when it closes."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QTabWidget, QVBoxLayout, QWidget
 
 from desktop_app.state.resources import ContainersStore
 from desktop_app.state.rows import short_id
 from desktop_app.tasks import TaskOwner
 from desktop_app.views.files_view import FilesView
+from desktop_app.views.form_parts import close_buttons
 from desktop_app.views.inspect_view import InspectView
 from desktop_app.views.stats_view import StatsView
 from desktop_app.views.terminal_view import TerminalView
@@ -42,8 +43,7 @@ class ContainerDetailDialog(QDialog):
         for title, view in zip(TABS, views, strict=True):
             self.tabs.addTab(view, title)
         self.tabs.currentChanged.connect(self._tab_changed)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
+        buttons = close_buttons(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(buttons)

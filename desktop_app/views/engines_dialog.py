@@ -11,11 +11,8 @@ from pathlib import Path
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -23,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.state.engines import Engine, list_engines, probe_engines
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import close_buttons, records_table
 
 COLUMNS = ("Name", "Endpoint", "State", "Version", "Running", "In use")
 
@@ -48,25 +46,16 @@ class EnginesDialog(QDialog):
         self.engines: list[Engine] = []
         self.task: asyncio.Task[list[Engine]] | None = None
         self.summary = QLabel()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = records_table(COLUMNS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _index: self.use_selected())
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.use_button = QPushButton("Use")
         self.use_button.setEnabled(False)
         self.refresh_button = QPushButton("Refresh")
-        for button in (self.use_button, self.refresh_button):
-            buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
         self.use_button.clicked.connect(self.use_selected)
         self.refresh_button.clicked.connect(self.refresh)
-        buttons.rejected.connect(self.reject)
+        buttons = close_buttons(self.reject, self.use_button, self.refresh_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)

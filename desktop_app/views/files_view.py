@@ -38,6 +38,7 @@ from desktop_app.state.container_files import (
     upload,
 )
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import PROBLEM_STYLE
 from desktop_app.views.prompts import failure_text
 from doca.client import EngineClient
 
@@ -265,7 +266,7 @@ class FilesView(QWidget):
         self._say(failure_text(exc), problem=True)
 
     def _say(self, text: str, problem: bool = False) -> None:
-        self.status.setStyleSheet("color: #b00020" if problem else "")
+        self.status.setStyleSheet(PROBLEM_STYLE if problem else "")
         self.status.setText(text)
 
     # --- local choices ---------------------------------------------------------------------

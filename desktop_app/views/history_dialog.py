@@ -8,7 +8,6 @@ import asyncio
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QTableView,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 from desktop_app.qtmodels.history import HistoryModel
 from desktop_app.state.image_details import HistoryRow, history_rows
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import close_buttons
 from desktop_app.views.prompts import error_text
 from doca.client import EngineClient
 
@@ -46,8 +46,7 @@ class HistoryDialog(QDialog):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # "Created by"
         self.table.setWordWrap(False)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
+        buttons = close_buttons(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
         layout.addWidget(self.table, 1)

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtWidgets import QDialog, QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
 from desktop_app.qtmodels.resources import ImagesModel
 from desktop_app.state.engine_calls import save_images
@@ -71,14 +71,13 @@ class ImagesPanel(TablePanel[ImageRow]):
         self.push_action = self.add_action("Push…", self.open_push_dialog, "docker push")
         self.history_action = self.add_action("History…", self.open_history, "Layers and steps")
         self.remove_action = self.add_action("Remove", self.remove_selected, "Remove (untag)")
-        prune_menu = QMenu(self)
-        prune_menu.addAction("Dangling images…").triggered.connect(lambda: self.prune(False))
-        prune_menu.addAction("All unused images…").triggered.connect(lambda: self.prune(True))
-        prune_button = QToolButton()
-        prune_button.setText("Prune")
-        prune_button.setMenu(prune_menu)
-        prune_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.toolbar.addWidget(prune_button)
+        self.add_menu_button(
+            "Prune",
+            [
+                ("Dangling images…", lambda: self.prune(False)),
+                ("All unused images…", lambda: self.prune(True)),
+            ],
+        )
         self.toolbar.addSeparator()
         self.pull_action = self.add_action("Pull…", self.open_pull_dialog, "docker pull an image")
         self.build_action = self.add_action("Build…", self.open_build_dialog, "docker build")

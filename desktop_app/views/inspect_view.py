@@ -10,7 +10,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QTreeView,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.qtmodels.json_tree import JsonFilterProxy, JsonTreeModel
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import problem_label, show_problem
 from desktop_app.views.prompts import failure_text
 from doca.client import EngineClient
 
@@ -47,10 +47,7 @@ class InspectView(QWidget):
         self.copy_button.clicked.connect(self.copy_json)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.load)
-        self.problem = QLabel()
-        self.problem.setStyleSheet("color: #b00020")
-        self.problem.setWordWrap(True)
-        self.problem.hide()
+        self.problem = problem_label()
         self.tree = QTreeView()
         self.tree.setModel(self.proxy)
         self.tree.setUniformRowHeights(True)
@@ -82,8 +79,7 @@ class InspectView(QWidget):
         self.show_document(await self._client.containers.inspect(self._container_id))
 
     def _failed(self, exc: BaseException) -> None:
-        self.problem.setText(f"Cannot inspect the container: {failure_text(exc)}")
-        self.problem.show()
+        show_problem(self.problem, f"Cannot inspect the container: {failure_text(exc)}")
 
     def show_document(self, document: Any) -> None:
         self.problem.hide()

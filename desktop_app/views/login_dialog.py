@@ -10,7 +10,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.state.registry_login import LoginFailed, LoginRequest, log_in, secret_keeper
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import ok_cancel, problem_label, show_problem
 from doca.client import EngineClient, EngineError
 
 HUB = "docker.io"
@@ -47,16 +47,8 @@ class LoginDialog(QDialog):
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.keeper = QLabel()
         self.keeper.setWordWrap(True)
-        self.problem = QLabel()
-        self.problem.setStyleSheet("color: #b00020")
-        self.problem.setWordWrap(True)
-        self.problem.hide()
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Log in")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.problem = problem_label()
+        self.buttons = ok_cancel("Log in", self.accept, self.reject)
         self.server_edit.textChanged.connect(self._show_keeper)
         form = QFormLayout(self)
         form.addRow("Registry", self.server_edit)
@@ -81,8 +73,7 @@ class LoginDialog(QDialog):
         self.keeper.setText(f"The login will be kept by: {where}")
 
     def _fail(self, message: str) -> None:
-        self.problem.setText(message)
-        self.problem.show()
+        show_problem(self.problem, message)
         self.password_edit.clear()
         self.buttons.setEnabled(True)
 

@@ -9,14 +9,10 @@ import asyncio
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -25,6 +21,12 @@ from PySide6.QtWidgets import (
 from desktop_app.state.registries import RegistryLogins, collect_logins
 from desktop_app.state.registry_login import log_out
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import (
+    close_buttons,
+    problem_label,
+    records_table,
+    show_problem,
+)
 from desktop_app.views.login_dialog import LoginDialog
 from doca.client import EngineClient
 from doca.credhelper.doctor import Diagnosis, diagnose
@@ -50,35 +52,23 @@ class RegistriesDialog(QDialog):
         self.login_dialog: LoginDialog | None = None
         self.task: asyncio.Task[RegistryLogins] | None = None
         self.source = QLabel()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.problems = QLabel()
-        self.problems.setStyleSheet("color: #b00020")
-        self.problems.setWordWrap(True)
-        self.problems.hide()
+        self.table = records_table(COLUMNS)
+        self.problems = problem_label()
         self.doctor_text = QPlainTextEdit()
         self.doctor_text.setReadOnly(True)
         self.doctor_text.hide()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.login_button = QPushButton("Log in…")
         self.logout_button = QPushButton("Log out")
         self.doctor_button = QPushButton("Check")
         self.doctor_button.setToolTip("Where are the secrets kept? (doca credentials doctor)")
         self.refresh_button = QPushButton("Refresh")
-        for button in (self.login_button, self.logout_button, self.doctor_button,
-                       self.refresh_button):  # fmt: skip
-            buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons = close_buttons(self.reject, self.login_button, self.logout_button,
+                                self.doctor_button, self.refresh_button)  # fmt: skip
         self.login_button.setEnabled(client is not None)
         self.login_button.clicked.connect(self.open_login)
         self.logout_button.clicked.connect(self.log_out_selected)
         self.doctor_button.clicked.connect(self.check)
         self.refresh_button.clicked.connect(self.refresh)
-        buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.source)
         layout.addWidget(self.table, 1)
@@ -114,8 +104,7 @@ class RegistriesDialog(QDialog):
             cells = (login.registry, login.username, login.store, "yes" if login.used else "no")
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
-        self.problems.setText("\n".join(found.problems))
-        self.problems.setVisible(bool(found.problems))
+        show_problem(self.problems, "\n".join(found.problems))
 
     def open_login(self) -> LoginDialog:
         """The login form; a login that succeeds refreshes the list."""
@@ -161,8 +150,7 @@ class RegistriesDialog(QDialog):
         # A broken config.json is the answer to "where am I logged in", so it is shown here.
         self.table.setRowCount(0)
         self.source.setText("Cannot read the docker config")
-        self.problems.setText(str(exc))
-        self.problems.show()
+        show_problem(self.problems, str(exc))
 
     def column_texts(self, title: str) -> list[str]:
         column = COLUMNS.index(title)

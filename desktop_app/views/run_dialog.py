@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QWidget,
@@ -24,6 +22,7 @@ from desktop_app.state.run_config import (
     run_container,
 )
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import ok_cancel, problem_label, show_problem
 from desktop_app.views.prompts import ErrorReporter
 from doca.client import EngineClient
 
@@ -59,16 +58,8 @@ class RunDialog(QDialog):
         self.ports_edit.setPlaceholderText("8080:80, 127.0.0.1:5432:5432/tcp")
         self.restart_box = QComboBox()
         self.restart_box.addItems(list(RESTART_POLICIES))
-        self.problem = QLabel()
-        self.problem.setStyleSheet("color: #b00020")
-        self.problem.setWordWrap(True)
-        self.problem.hide()
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        self.problem = problem_label()
+        buttons = ok_cancel("Run", self.accept, self.reject)
         form = QFormLayout(self)
         form.addRow("Image", self.image_box)
         form.addRow("Name", self.name_edit)
@@ -95,8 +86,7 @@ class RunDialog(QDialog):
         try:
             request.to_create_config()
         except RunConfigError as exc:
-            self.problem.setText(str(exc))
-            self.problem.show()
+            show_problem(self.problem, str(exc))
             return
         self.task = self._tasks.spawn(
             run_container(self._client, request),

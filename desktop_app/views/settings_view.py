@@ -30,6 +30,7 @@ from desktop_app.state.engine_mode import EngineMode, current_platform, default_
 from desktop_app.state.settings import DEFAULT_DATA_ROOT, Settings, SettingsError, SettingsFiles
 from desktop_app.tasks import TaskOwner
 from desktop_app.views.file_dialogs import ask_directory
+from desktop_app.views.form_parts import PROBLEM_STYLE
 from desktop_app.views.prompts import error_text
 from doca.client.transport import DEFAULT_HOST
 
@@ -200,7 +201,7 @@ class SettingsView(QWidget):
 
     def _show_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text.strip())
-        self.status.setStyleSheet("color: #b00020" if error else "")
+        self.status.setStyleSheet(PROBLEM_STYLE if error else "")
 
     def _choose_data_root(self) -> None:
         path = ask_directory(self, "Engine data root", self.data_root_edit.text())

@@ -3,22 +3,24 @@ line that shows the store's load error, and helpers for the selected rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QLabel,
+    QMenu,
     QTableView,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.qtmodels.row_model import RowTableModel
 from desktop_app.state.store import ResourceStore
+from desktop_app.views.form_parts import problem_label, show_problem
 
 R = TypeVar("R")
 
@@ -40,9 +42,7 @@ class TablePanel(QWidget, Generic[R]):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setAlternatingRowColors(True)
-        self.error_line = QLabel()
-        self.error_line.setStyleSheet("color: #b00020")
-        self.error_line.hide()
+        self.error_line = problem_label(word_wrap=False)
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.addWidget(self.toolbar)
@@ -59,6 +59,20 @@ class TablePanel(QWidget, Generic[R]):
         action.triggered.connect(lambda: handler())
         self.toolbar.addAction(action)
         return action
+
+    def add_menu_button(
+        self, text: str, entries: Sequence[tuple[str, Callable[[], object]]]
+    ) -> QToolButton:
+        """A toolbar button that opens a menu of ``entries`` (text, handler) at once."""
+        menu = QMenu(self)
+        for entry, handler in entries:
+            menu.addAction(entry).triggered.connect(handler)
+        button = QToolButton()
+        button.setText(text)
+        button.setMenu(menu)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.toolbar.addWidget(button)
+        return button
 
     def selected_rows(self) -> list[R]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
@@ -80,5 +94,4 @@ class TablePanel(QWidget, Generic[R]):
 
     def _store_changed(self) -> None:
         error = self._store.error
-        self.error_line.setVisible(error is not None)
-        self.error_line.setText(f"Cannot list: {error}" if error else "")
+        show_problem(self.error_line, f"Cannot list: {error}" if error is not None else "")

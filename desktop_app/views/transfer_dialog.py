@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.state.transfers import TransferProgress
 from desktop_app.tasks import ErrorHandler, TaskOwner
+from desktop_app.views.form_parts import close_buttons
 from desktop_app.views.prompts import ErrorReporter, error_text
 from doca.client import EngineClient
 
@@ -58,12 +58,10 @@ class TransferDialog(QDialog):
         self.status_text = QLabel(self.hint)
         self.status_text.setWordWrap(True)
         self.layer_list = QListWidget()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.start_button = QPushButton(self.verb)
         self.start_button.setDefault(True)
-        buttons.addButton(self.start_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.start_button.clicked.connect(self.start)
-        buttons.rejected.connect(self.reject)
+        buttons = close_buttons(self.reject, self.start_button)
         self.form = QFormLayout(self)
         self.form.addRow("Image", self.reference_edit)
         self.add_fields(self.form)

@@ -8,9 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QWidget,
@@ -19,6 +17,7 @@ from PySide6.QtWidgets import (
 from desktop_app.state.engine_calls import create_volume
 from desktop_app.state.volume_config import VolumeConfigError, VolumeRequest
 from desktop_app.tasks import TaskOwner
+from desktop_app.views.form_parts import ok_cancel, problem_label, show_problem
 from desktop_app.views.prompts import ErrorReporter
 from doca.client import EngineClient
 
@@ -46,16 +45,8 @@ class VolumeDialog(QDialog):
         self.options_edit = QPlainTextEdit()
         self.options_edit.setPlaceholderText("type=tmpfs\ndevice=tmpfs\no=size=64m")
         self.options_edit.setFixedHeight(80)
-        self.problem = QLabel()
-        self.problem.setStyleSheet("color: #b00020")
-        self.problem.setWordWrap(True)
-        self.problem.hide()
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        self.problem = problem_label()
+        buttons = ok_cancel("Create", self.accept, self.reject)
         form = QFormLayout(self)
         form.addRow("Name", self.name_edit)
         form.addRow("Driver", self.driver_edit)
@@ -77,8 +68,7 @@ class VolumeDialog(QDialog):
         try:
             body = self.request().to_create_body()
         except VolumeConfigError as exc:
-            self.problem.setText(str(exc))
-            self.problem.show()
+            show_problem(self.problem, str(exc))
             return
         self.task = self._tasks.spawn(
             create_volume(self._client, body),

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QWidget
 
 from desktop_app.qtmodels.resources import VolumesModel
 from desktop_app.state.image_details import prune_summary
@@ -51,14 +51,13 @@ class VolumesPanel(TablePanel[VolumeRow]):
         self.create_dialog: VolumeDialog | None = None
         self.add_action("Create…", self.open_create_dialog, "Create a volume")
         self.remove_action = self.add_action("Remove", self.remove_selected, "Remove selected")
-        prune_menu = QMenu(self)
-        prune_menu.addAction("Anonymous volumes…").triggered.connect(lambda: self.prune(False))
-        prune_menu.addAction("All unused volumes…").triggered.connect(lambda: self.prune(True))
-        prune_button = QToolButton()
-        prune_button.setText("Prune")
-        prune_button.setMenu(prune_menu)
-        prune_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.toolbar.addWidget(prune_button)
+        self.add_menu_button(
+            "Prune",
+            [
+                ("Anonymous volumes…", lambda: self.prune(False)),
+                ("All unused volumes…", lambda: self.prune(True)),
+            ],
+        )
         self.toolbar.addSeparator()
         self.export_action = self.add_action(
             "Export…", self.export_selected, "Save the volume's content as a tar file"
