@@ -14,9 +14,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from benchmarks.engines import Engine
-from tests.support.engine import DOCKER, DockerCLI
+from tests.support.engine import DockerCLI
 from tests.support.rootless import RootlessUser, rootless_user, unavailable
 from tests.support.testimage import TestImage
 
@@ -37,27 +38,13 @@ class UserDockerCLI(DockerCLI):
     def env(self) -> dict[str, str]:
         return self.user.environ()
 
-    def __call__(
-        self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [DOCKER, *args],
-            input=input.decode() if input is not None else None,
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            timeout=timeout,
-            user=self.user.uid,
-            group=self.user.gid,
-            extra_groups=[],
-            cwd=self.user.home,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"docker {' '.join(args)} exited {result.returncode}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}"
-            )
-        return result
+    def run_options(self) -> dict[str, Any]:
+        return {
+            "user": self.user.uid,
+            "group": self.user.gid,
+            "extra_groups": [],
+            "cwd": self.user.home,
+        }
 
 
 def _stop(user: RootlessUser, proc: subprocess.Popen[bytes]) -> None:

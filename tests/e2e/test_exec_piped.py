@@ -9,12 +9,12 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.engine import DOCKER, DockerCLI, EngineProcess
+from tests.support.engine import DOCKER, DockerCLI, EngineProcess, wait_for
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
 
@@ -24,15 +24,6 @@ def box(docker: DockerCLI) -> Iterator[str]:
     docker("run", "-d", "--name", "pbox", "--network", "none", "busybox", "sleep", "600")
     yield "pbox"
     docker("rm", "-f", "pbox")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def parent_of(pid: int) -> int:

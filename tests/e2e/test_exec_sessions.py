@@ -14,14 +14,14 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from engine.containers.exec_process import decode_console_size, exec_environment
 from engine.errors import InvalidParameter
-from tests.support.engine import DOCKER, DockerCLI, EngineProcess
+from tests.support.engine import DOCKER, DockerCLI, EngineProcess, wait_for
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
 
@@ -33,15 +33,6 @@ def box(docker: DockerCLI) -> Iterator[str]:
     docker("run", "-d", "--name", "box", "--network", "none", "busybox", "sleep", "600")
     yield "box"
     docker("rm", "-f", "box")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def create_exec(

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 
@@ -187,6 +188,10 @@ class DockerCLI:
         env.update(DOCKER_HOST=self.host, DOCKER_CONFIG=str(self.config_dir), NO_COLOR="1")
         return env
 
+    def run_options(self) -> dict[str, Any]:
+        """More of ``subprocess.run``'s options (another user, its directory)."""
+        return {}
+
     def __call__(
         self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
@@ -197,6 +202,7 @@ class DockerCLI:
             text=True,
             env=self.env(),
             timeout=timeout,
+            **self.run_options(),
         )
         if check and result.returncode != 0:
             log = ""
@@ -207,6 +213,16 @@ class DockerCLI:
                 f"stdout: {result.stdout}\nstderr: {result.stderr}{log}"
             )
         return result
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.1) -> None:
+    """Poll ``predicate`` until it holds; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
 
 
 def remove_network_state(data_root: Path, bridge: str) -> None:
