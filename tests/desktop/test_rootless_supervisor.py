@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine import DOCKER
+from tests.support.engine import DOCKER, alive
 from tests.support.rootless import RootlessUser, rootless_user
 
 PROBE = Path(__file__).with_name("rootless_probe.py")
@@ -37,14 +37,6 @@ def read_report(out: Path, number: int, proc: subprocess.Popen[bytes], timeout: 
         if proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"the probe printed no report {number}:\n{out.read_text()}")
         time.sleep(0.1)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")

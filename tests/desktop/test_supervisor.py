@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from desktop_app.engine_status import EngineState, EngineStatus, engine_argv
 from desktop_app.engine_supervisor import EngineSupervisor, SupervisorError
-from tests.support.engine import short_root
+from tests.support.engine import alive, short_root
 
 FAKE_ENGINE = str(Path(__file__).with_name("fake_engine.py"))
 
@@ -50,14 +49,6 @@ async def closing() -> AsyncIterator[Closing]:
     yield register
     for sup in made:
         await sup.aclose()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_starts_the_engine_and_stops_it_by_sigterm(root: Path, closing: Closing) -> None:

@@ -9,22 +9,13 @@ import time
 import pytest
 
 from engine.timefmt import parse_rfc3339
-from tests.support.engine import DOCKER, DockerCLI, EngineProcess
+from tests.support.engine import DOCKER, DockerCLI, EngineProcess, wait_for
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
 
 
 def state(docker: DockerCLI, name: str) -> dict:
     return json.loads(docker("inspect", "--format", "{{json .State}}", name).stdout)
-
-
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def test_run_prints_output_and_removes(docker: DockerCLI) -> None:
@@ -108,7 +99,7 @@ def test_detached_service_logs_exec_and_lifecycle(docker: DockerCLI) -> None:
     st = state(docker, "web")
     assert st["Running"] and st["Pid"] != first_pid
     docker("kill", "--signal", "SIGKILL", "web")
-    wait_for(lambda: state(docker, "web")["Status"] == "exited")
+    wait_for(lambda: state(docker, "web")["Status"] == "exited", timeout=15)
     docker("start", "web")
     result = docker("rm", "web", check=False)
     assert result.returncode == 1
@@ -290,9 +281,9 @@ def test_health_checks(docker: DockerCLI) -> None:
     )  # fmt: skip
     status = lambda: docker("ps", "--filter", "name=hc", "--format", "{{.Status}}").stdout  # noqa: E731
     assert "(health: starting)" in status()
-    wait_for(lambda: "(unhealthy)" in status())
+    wait_for(lambda: "(unhealthy)" in status(), timeout=15)
     docker("exec", "hc", "touch", "/tmp/ok")
-    wait_for(lambda: "(healthy)" in status())
+    wait_for(lambda: "(healthy)" in status(), timeout=15)
     health = state(docker, "hc")["Health"]
     assert health["Status"] == "healthy" and health["FailingStreak"] == 0
     assert health["Log"][-1]["ExitCode"] == 0

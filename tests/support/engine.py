@@ -225,6 +225,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: flo
     raise AssertionError("condition not met in time")
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def remove_network_state(data_root: Path, bridge: str) -> None:
     bridges = {bridge}
     for record in (data_root / "networks").glob("*.json"):
