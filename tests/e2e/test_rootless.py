@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine import DOCKER
+from tests.support.engine import DOCKER, free_port
 from tests.support.rootless import RANGE, RootlessUser, rootless_user
 from tests.support.testimage import TestImage
 
@@ -368,12 +368,6 @@ def test_a_memory_limit_is_refused_with_a_warning(engine: RootlessEngine) -> Non
         engine.docker("rm", container)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _http_get(port: int, timeout: float = 20.0) -> bytes:
     """GET / from the host's loopback, retried until the server in the container is up."""
     deadline = time.monotonic() + timeout
@@ -397,7 +391,7 @@ HTTPD = "mkdir -p /www && echo served-rootless > /www/index.html && exec httpd -
 
 
 def test_a_published_port_is_reachable_on_the_hosts_loopback(engine: RootlessEngine) -> None:
-    port = _free_port()
+    port = free_port()
     engine.docker(
         "run", "-d", "--name", "rl-web", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD
     )  # fmt: skip
