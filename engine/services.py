@@ -63,14 +63,13 @@ def _rootless_setup(setup: HostSetup) -> HostSetup:
             controllers = adopt(delegation)
         except OSError as exc:
             log.warning("cannot use the delegated cgroup %s: %s", delegation.path, exc)
-    if not controllers:
+    if delegation is None or not controllers:
         log.info("rootless without cgroups: resource limits are discarded")
         return dataclasses.replace(
             setup,
             runtime=dataclasses.replace(setup.runtime, options=RUNTIME_OPTIONS),
             cgroups=dataclasses.replace(setup.cgroups, controllers=frozenset()),
         )
-    assert delegation is not None
     log.info("delegated cgroup %s: %s", delegation.path, " ".join(sorted(controllers)))
     return dataclasses.replace(
         setup,
