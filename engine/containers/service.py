@@ -44,6 +44,7 @@ DEFAULT_STOP_TIMEOUT = 10
 BUILD_STEP_LABEL = "org.doca.build-step"
 # How long a SIGKILLed container may take to be reported gone (a stuck D-state process).
 EXIT_GRACE = 60
+KILL_WAIT = 10  # dockerd's wait for the exit after a kill without a signal
 PRUNE_FILTERS = ("until", "label", "label!")
 
 
@@ -231,7 +232,13 @@ class ContainerService:
         if signo in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
             record.state.stopped_by_user = True
             self.store.save_state(record)
+        exited = self.lifecycle.exited(record.id)
         await self._signal(record, signo)
+        if not sig:
+            # As dockerd: a kill with no signal named returns once the container has exited
+            # (one that names a signal only sends it).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(exited.wait(), KILL_WAIT)
 
     async def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         record = self.get(ref)

@@ -174,6 +174,18 @@ def test_systempaths_unconfined_leaves_proc_unmasked(docker: DockerCLI) -> None:
         docker("rm", inspect)
 
 
+def test_kill_without_a_signal_returns_once_the_container_exited(docker: DockerCLI) -> None:
+    """As dockerd: ``docker kill`` names no signal, so the engine waits for the exit."""
+    for attempt in range(3):
+        name = f"killed{attempt}"
+        docker("run", "-d", "--name", name, "busybox", "sleep", "600")
+        try:
+            docker("kill", name)
+            assert state(docker, name)["Status"] == "exited"
+        finally:
+            docker("rm", "-f", name)
+
+
 def test_restart_on_failure_retries_twice(docker: DockerCLI) -> None:
     docker("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c",
            "exit 1")  # fmt: skip

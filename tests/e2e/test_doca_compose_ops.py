@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.compose import DOCA_COMPOSE, REAL_COMPOSE, doca, real, run
-from tests.support.engine import DockerCLI, EngineProcess, free_port
+from tests.support.engine import DockerCLI, EngineProcess, free_port, wait_for
 
 pytestmark = pytest.mark.usefixtures("loaded_busybox")
 
@@ -208,7 +208,8 @@ services:
         after = json.loads(docker("inspect", "demo-web-1").stdout)[0]["State"]["StartedAt"]
         assert after != before and _state(docker, "demo-web-1") == "running"
         doca(engine, tmp_path, "kill")
-        assert _state(docker, "demo-web-1") == "exited"
+        # Compose names SIGKILL, and a kill that names its signal returns once it is sent.
+        wait_for(lambda: _state(docker, "demo-web-1") == "exited", timeout=10)
         doca(engine, tmp_path, "rm", "-f")
         assert containers(docker, "demo", "web") == [containers(docker, "demo")[0]]
     finally:
